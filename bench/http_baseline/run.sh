@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# HTTP baseline: the hello sample's GET /items/{id} (full chassis: routing, metrics, trace
+# context, correlation ids) against nginx serving the same bytes as a static file. Each server is
+# pinned to CPU 0 and wrk to CPU 1; same connections, threads and duration; the two are measured
+# alternately, ROUNDS times, in one invocation, and the medians are compared.
+#
+#   bash bench/http_baseline/run.sh            # defaults: 3 rounds of 10 s, 50 connections
+#   ROUNDS=5 DURATION=20s CONNECTIONS=100 bash bench/http_baseline/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-50}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+ITEM=${ITEM:-item-0042}
+RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
+
+for tool in wrk nginx taskset; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (run scripts/setup.sh)" >&2; exit 1; }
+done
+[ -x build/bin/hello ] || { echo "bench: build/bin/hello is missing (run make build)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/mercato-bench-XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
+  || echo $(( 20000 + RANDOM % 20000 )); }
+
+wait_http() {  # url
+  for _ in $(seq 1 200); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "bench: $1 did not answer" >&2; return 1
+}
+
+# --- hello ----------------------------------------------------------------------------------
+hello_port=$(free_port)
+taskset -c "$SERVER_CPU" build/bin/hello --port "$hello_port" --data-dir "$work/hello" \
+  --log-level warn > "$work/hello.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$hello_port/health/ready"
+
+# --- nginx with the very same bytes ----------------------------------------------------------
+mkdir -p "$work/www/items" "$work/nginx"
+curl -fsS "http://127.0.0.1:$hello_port/items/$ITEM" -o "$work/www/items/$ITEM"
+bytes=$(stat -c %s "$work/www/items/$ITEM")
+nginx_port=$(free_port)
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  keepalive_timeout 65;
+  types { application/json json; }
+  default_type application/json;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/www;
+  }
+}
+CONF
+taskset -c "$SERVER_CPU" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!)
+wait_http "http://127.0.0.1:$nginx_port/items/$ITEM"
+
+run_wrk() {  # name url -> "rps p99_ms"
+  local out
+  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
+  echo "$out" > "$work/wrk-$1-$RANDOM.txt"
+  local rps p99
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")
+  local errors
+  errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors/ {print}' <<<"$out")
+  [ -z "$errors" ] || echo "bench: $1 reported errors: $errors" >&2
+  echo "$rps $p99"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "bench: GET /items/$ITEM ($bytes bytes), $ROUNDS rounds x $DURATION, $CONNECTIONS connections, servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
+# Warm both up (page cache, allocator, branch predictors) before measuring.
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$nginx_port/items/$ITEM" >/dev/null
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$hello_port/items/$ITEM" >/dev/null
+
+: > "$work/nginx.rps"; : > "$work/nginx.p99"; : > "$work/hello.rps"; : > "$work/hello.p99"
+for round in $(seq 1 "$ROUNDS"); do
+  read -r rps p99 < <(run_wrk nginx "http://127.0.0.1:$nginx_port/items/$ITEM")
+  echo "$rps" >> "$work/nginx.rps"; echo "$p99" >> "$work/nginx.p99"
+  printf '  round %d  nginx   %10.0f req/s  p99 %7.3f ms\n' "$round" "$rps" "$p99"
+  read -r rps p99 < <(run_wrk hello "http://127.0.0.1:$hello_port/items/$ITEM")
+  echo "$rps" >> "$work/hello.rps"; echo "$p99" >> "$work/hello.p99"
+  printf '  round %d  mercato %10.0f req/s  p99 %7.3f ms\n' "$round" "$rps" "$p99"
+done
+
+nginx_rps=$(median < "$work/nginx.rps"); nginx_p99=$(median < "$work/nginx.p99")
+hello_rps=$(median < "$work/hello.rps"); hello_p99=$(median < "$work/hello.p99")
+ratio=$(awk -v a="$hello_rps" -v b="$nginx_rps" 'BEGIN {printf "%.2f", a/b}')
+p99_ratio=$(awk -v a="$hello_p99" -v b="$nginx_p99" 'BEGIN {printf "%.2f", a/b}')
+hello_rss=$(awk '/VmRSS/ {print $2/1024 " MiB"}' "/proc/${pids[0]}/status" 2>/dev/null || echo "?")
+
+mkdir -p "$RESULTS_DIR"
+report="$RESULTS_DIR/http_baseline.txt"
+{
+  echo "http_baseline $(date -u +%FT%TZ) $(nproc) cores, $ROUNDS x $DURATION, $CONNECTIONS connections, $bytes-byte document"
+  printf '%-10s %12s %10s\n' server "req/s" "p99 ms"
+  printf '%-10s %12.0f %10.3f\n' nginx "$nginx_rps" "$nginx_p99"
+  printf '%-10s %12.0f %10.3f\n' mercato "$hello_rps" "$hello_p99"
+  echo "throughput ratio mercato/nginx: ${ratio}x   p99 ratio mercato/nginx: ${p99_ratio}x   hello RSS after: $hello_rss"
+} | tee "$report"

@@ -1,0 +1,18 @@
+# cmake -DIN=file -DOUT=file.cpp -DFUNCTION=ns::Name -P EmbedText.cmake
+# Emits the file as a hex byte array, which is safe for any content.
+file(READ ${IN} hex HEX)
+string(LENGTH "${hex}" hex_length)
+math(EXPR size "${hex_length} / 2")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
+string(REGEX MATCH "^(.*)::([^:]+)$" qualified "${FUNCTION}")
+if(qualified)
+  set(ns ${CMAKE_MATCH_1})
+  set(name ${CMAKE_MATCH_2})
+  set(open "namespace ${ns} {")
+  set(close "}  // namespace ${ns}")
+else()
+  set(name ${FUNCTION})
+  set(open "")
+  set(close "")
+endif()
+file(WRITE ${OUT} "// Generated from ${IN}; do not edit.\n#include <string>\n${open}\nconst std::string& ${name}() {\n  static const char kBytes[] = {${bytes} '\\0'};\n  static const std::string kText(kBytes, ${size});\n  return kText;\n}\n${close}\n")

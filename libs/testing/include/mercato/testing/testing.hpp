@@ -1,0 +1,122 @@
+// Helpers for Mercato's component tests: start a real binary on an ephemeral port with its own
+// temporary data directory, wait for it to be ready, talk HTTP (or raw bytes) to it, signal it,
+// and clean up. Every process a test starts is stopped when its handle goes out of scope.
+//
+//   auto hello = testing::ServiceProcess::Start("hello");
+//   auto r = testing::Get(hello.port(), "/hello/bob");
+//   EXPECT_EQ(r->status, 200);
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mercato/core/clock.hpp"
+#include "mercato/core/result.hpp"
+#include "mercato/http/blocking_client.hpp"
+
+namespace mercato::testing {
+
+// A built binary: $MERCATO_BIN_DIR/<name> (ctest sets it), else build/bin next to the tests.
+std::string BinaryPath(std::string_view name);
+
+// Polls `condition` every `poll` until it holds or `timeout` passes; true if it held.
+bool WaitFor(const std::function<bool()>& condition, Duration timeout,
+             Duration poll = std::chrono::milliseconds(10));
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  TempDir& operator=(TempDir&&) = delete;
+  TempDir(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class ChildProcess {
+ public:
+  // stdout and stderr go to `log_file` (appended) when given, else are inherited.
+  static ChildProcess Start(const std::string& binary, const std::vector<std::string>& args,
+                            const std::vector<std::pair<std::string, std::string>>& env = {},
+                            const std::string& log_file = {});
+  ChildProcess() = default;
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ~ChildProcess();  // SIGKILLs and reaps a process still running
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  void Signal(int signal);
+  // Waits for exit; returns the exit code (128+N for a signal), or -1 on timeout.
+  int Wait(Duration timeout);
+
+ private:
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+class ServiceProcess {
+ public:
+  // Starts BinaryPath(name) with --port 0 --data-dir <temp> --port-file <temp>/port plus `args`,
+  // waits (up to `timeout`) for the port file and GET /health/ready == 200. Throws with the
+  // process' log on failure.
+  static ServiceProcess Start(const std::string& name, const std::vector<std::string>& args = {},
+                              Duration timeout = std::chrono::seconds(20));
+
+  uint16_t port() const { return port_; }
+  ChildProcess& process() { return process_; }
+  const std::string& data_dir() const { return dir_.path(); }
+  std::string log_path() const { return dir_.path() + "/service.log"; }
+  std::string Logs() const;
+
+ private:
+  ServiceProcess(TempDir dir) : dir_(std::move(dir)) {}
+  TempDir dir_;
+  ChildProcess process_;
+  uint16_t port_ = 0;
+};
+
+// Blocking HTTP to 127.0.0.1:<port>.
+Result<http::BlockingResponse> Request(uint16_t port, std::string method, std::string path,
+                                       std::string body = {},
+                                       std::vector<std::pair<std::string, std::string>> headers = {},
+                                       Duration timeout = std::chrono::seconds(10));
+inline Result<http::BlockingResponse> Get(uint16_t port, std::string path,
+                                          std::vector<std::pair<std::string, std::string>> headers = {}) {
+  return Request(port, "GET", std::move(path), {}, std::move(headers));
+}
+
+// A raw TCP connection for sending malformed or slow requests byte by byte.
+class RawConnection {
+ public:
+  explicit RawConnection(uint16_t port);  // throws if it cannot connect
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  // False once the peer has closed or reset.
+  bool Send(std::string_view bytes);
+  // Reads until the peer closes or `timeout` passes; returns what arrived.
+  std::string ReadUntilClosed(Duration timeout);
+  // Reads until `marker` has arrived (or close/timeout).
+  std::string ReadUntil(std::string_view marker, Duration timeout);
+  bool PeerClosed(Duration timeout);
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+// The status code of the first response in raw bytes ("HTTP/1.1 404 ..." → 404), 0 if none.
+int StatusOf(std::string_view raw_response);
+
+}  // namespace mercato::testing

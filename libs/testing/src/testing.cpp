@@ -1,0 +1,277 @@
+#include "mercato/testing/testing.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace mercato::testing {
+
+namespace fs = std::filesystem;
+
+std::string BinaryPath(std::string_view name) {
+  if (const char* dir = std::getenv("MERCATO_BIN_DIR"); dir && *dir) {
+    return std::string(dir) + "/" + std::string(name);
+  }
+  // Tests live in <build>/tests; binaries in <build>/bin or the shared build/bin.
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  for (auto candidate : {self.parent_path().parent_path() / "bin" / name,
+                         self.parent_path().parent_path().parent_path() / "bin" / name}) {
+    if (fs::exists(candidate, ec)) return candidate.string();
+  }
+  return "build/bin/" + std::string(name);
+}
+
+bool WaitFor(const std::function<bool()>& condition, Duration timeout, Duration poll) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);  // the poll interval of a condition wait, not a fixed delay
+  }
+}
+
+TempDir::TempDir() {
+  std::string base = (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp");
+  std::string pattern = base + "/mercato-test-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed: " + std::string(strerror(errno)));
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+ChildProcess ChildProcess::Start(const std::string& binary, const std::vector<std::string>& args,
+                                 const std::vector<std::pair<std::string, std::string>>& env,
+                                 const std::string& log_file) {
+  if (access(binary.c_str(), X_OK) != 0) throw std::runtime_error("not an executable: " + binary);
+  std::vector<std::string> argv_storage{binary};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (!log_file.empty()) {
+      int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+      }
+    }
+    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  ChildProcess child;
+  child.pid_ = pid;
+  return child;
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(other.pid_), exit_code_(other.exit_code_) {
+  other.pid_ = -1;
+}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    if (pid_ > 0 && Running()) {
+      kill(pid_, SIGKILL);
+      Wait(std::chrono::seconds(5));
+    }
+    pid_ = other.pid_;
+    exit_code_ = other.exit_code_;
+    other.pid_ = -1;
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && Running()) {
+    kill(pid_, SIGKILL);
+    Wait(std::chrono::seconds(5));
+  }
+}
+
+bool ChildProcess::Running() {
+  if (pid_ <= 0 || exit_code_ >= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == 0) return true;
+  if (r == pid_) exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return false;
+}
+
+void ChildProcess::Signal(int signal) {
+  if (pid_ > 0 && exit_code_ < 0) kill(pid_, signal);
+}
+
+int ChildProcess::Wait(Duration timeout) {
+  WaitFor([this] { return !Running(); }, timeout, std::chrono::milliseconds(5));
+  return exit_code_;
+}
+
+ServiceProcess ServiceProcess::Start(const std::string& name, const std::vector<std::string>& args,
+                                     Duration timeout) {
+  ServiceProcess service{TempDir()};
+  std::string port_file = service.data_dir() + "/port";
+  std::vector<std::string> all{"--port", "0", "--data-dir", service.data_dir() + "/data",
+                               "--port-file", port_file};
+  all.insert(all.end(), args.begin(), args.end());
+  service.process_ = ChildProcess::Start(BinaryPath(name), all, {}, service.log_path());
+
+  bool listening = WaitFor([&] {
+    std::ifstream in(port_file);
+    int port = 0;
+    if (in >> port && port > 0) {
+      service.port_ = static_cast<uint16_t>(port);
+      return true;
+    }
+    return !service.process_.Running();
+  }, timeout);
+  if (!listening || service.port_ == 0) {
+    throw std::runtime_error(name + " did not start listening; log:\n" + service.Logs());
+  }
+  bool ready = WaitFor([&] {
+    auto r = Get(service.port_, "/health/ready");
+    return (r && r->status == 200) || !service.process_.Running();
+  }, timeout, std::chrono::milliseconds(20));
+  if (!ready || !service.process_.Running()) {
+    throw std::runtime_error(name + " did not become ready; log:\n" + service.Logs());
+  }
+  return service;
+}
+
+std::string ServiceProcess::Logs() const {
+  std::ifstream in(log_path());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<http::BlockingResponse> Request(uint16_t port, std::string method, std::string path,
+                                       std::string body,
+                                       std::vector<std::pair<std::string, std::string>> headers,
+                                       Duration timeout) {
+  http::BlockingCall call;
+  call.method = std::move(method);
+  call.url = "http://127.0.0.1:" + std::to_string(port) + path;
+  call.headers = std::move(headers);
+  call.body = std::move(body);
+  call.timeout = timeout;
+  return http::BlockingRequest(call);
+}
+
+RawConnection::RawConnection(uint16_t port) {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd_ < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd_);
+    throw std::runtime_error("connect to port " + std::to_string(port) + " failed");
+  }
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+RawConnection::~RawConnection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool RawConnection::Send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+namespace {
+
+// Reads once with a timeout; -1 on error/timeout, 0 on close, else bytes read.
+ssize_t ReadSome(int fd, std::string& out, Duration timeout) {
+  pollfd p{fd, POLLIN, 0};
+  int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  int r = poll(&p, 1, ms < 0 ? 0 : ms);
+  if (r <= 0) return -1;
+  char buf[16384];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  if (n > 0) out.append(buf, static_cast<size_t>(n));
+  if (n < 0) return 0;  // reset counts as closed
+  return n;
+}
+
+}  // namespace
+
+std::string RawConnection::ReadUntilClosed(Duration timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string out = std::move(pending_);
+  pending_.clear();
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= Duration::zero()) break;
+    if (ReadSome(fd_, out, left) <= 0) break;
+  }
+  return out;
+}
+
+std::string RawConnection::ReadUntil(std::string_view marker, Duration timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string out = std::move(pending_);
+  pending_.clear();
+  while (out.find(marker) == std::string::npos) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= Duration::zero()) break;
+    if (ReadSome(fd_, out, left) <= 0) break;
+  }
+  return out;
+}
+
+bool RawConnection::PeerClosed(Duration timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= Duration::zero()) return false;
+    ssize_t n = ReadSome(fd_, pending_, left);
+    if (n == 0) return true;
+    if (n < 0) return false;
+  }
+}
+
+int StatusOf(std::string_view raw) {
+  if (raw.substr(0, 5) != "HTTP/") return 0;
+  auto space = raw.find(' ');
+  if (space == std::string_view::npos || space + 4 > raw.size()) return 0;
+  return std::atoi(std::string(raw.substr(space + 1, 3)).c_str());
+}
+
+}  // namespace mercato::testing

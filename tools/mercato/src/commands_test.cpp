@@ -1,0 +1,71 @@
+#include "commands.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mercato::runner {
+namespace {
+
+TEST(ParseUpOptions, UsesDefaults) {
+  auto options = ParseUpOptions({});
+
+  ASSERT_TRUE(options);
+  EXPECT_FALSE(options->detach);
+  EXPECT_EQ(options->data_dir, "data");
+  EXPECT_EQ(options->base_port, 8000);
+  EXPECT_FALSE(options->topology);
+  EXPECT_TRUE(options->only.empty());
+}
+
+TEST(ParseUpOptions, ReadsEveryOptionInBothSpellings) {
+  auto options = ParseUpOptions({"--detach", "--data-dir", "/tmp/d", "--base-port=9000",
+                                 "--topology", "t.json", "--only=nats,hello"});
+
+  ASSERT_TRUE(options) << options.error().message;
+  EXPECT_TRUE(options->detach);
+  EXPECT_EQ(options->data_dir, "/tmp/d");
+  EXPECT_EQ(options->base_port, 9000);
+  EXPECT_EQ(options->topology, std::filesystem::path("t.json"));
+  EXPECT_EQ(options->only, (std::vector<std::string>{"nats", "hello"}));
+}
+
+TEST(ParseUpOptions, RejectsUnknownOptionsAndBadValues) {
+  EXPECT_FALSE(ParseUpOptions({"--detatch"}));
+  EXPECT_FALSE(ParseUpOptions({"--base-port", "http"}));
+  EXPECT_FALSE(ParseUpOptions({"--base-port", "70000"}));
+  EXPECT_FALSE(ParseUpOptions({"--data-dir"}));
+  EXPECT_FALSE(ParseUpOptions({"--detach=yes"}));
+  EXPECT_EQ(ParseUpOptions({"--detatch"}).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ParseUpOptions, RecognisesHelp) {
+  auto options = ParseUpOptions({"--help"});
+
+  ASSERT_TRUE(options);
+  EXPECT_TRUE(options->help);
+}
+
+TEST(ParseDataDirOptions, ReadsDataDirAndRejectsTheRest) {
+  auto options = ParseDataDirOptions({"--data-dir", "x"});
+
+  ASSERT_TRUE(options);
+  EXPECT_EQ(options->data_dir, "x");
+  EXPECT_FALSE(ParseDataDirOptions({"--detach"}));
+}
+
+TEST(FormatTable, AlignsColumns) {
+  EXPECT_EQ(FormatTable({{"NAME", "PID"}, {"hello", "1"}, {"a", "12345"}}),
+            "NAME   PID\n"
+            "hello  1\n"
+            "a      12345\n");
+}
+
+TEST(FormatUptime, PicksTwoUnits) {
+  EXPECT_EQ(FormatUptime(std::chrono::seconds(42)), "42s");
+  EXPECT_EQ(FormatUptime(std::chrono::seconds(187)), "3m07s");
+  EXPECT_EQ(FormatUptime(std::chrono::seconds(7500)), "2h05m");
+  EXPECT_EQ(FormatUptime(std::chrono::seconds(3 * 86400 + 4 * 3600)), "3d04h");
+  EXPECT_EQ(FormatUptime(std::chrono::seconds(-5)), "0s");
+}
+
+}  // namespace
+}  // namespace mercato::runner

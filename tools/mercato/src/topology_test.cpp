@@ -1,0 +1,287 @@
+#include "topology.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace mercato::runner {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "mercato_topology_XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+ProcessSpec Spec(std::string name, int port_offset) {
+  ProcessSpec spec;
+  spec.name = name;
+  spec.binary = std::move(name);
+  spec.port_offset = port_offset;
+  return spec;
+}
+
+void WriteExecutable(const fs::path& file) {
+  std::ofstream(file) << "#!/bin/sh\n";
+  fs::permissions(file, fs::perms::owner_all);
+}
+
+TEST(ParseTopology, ReadsTheHelloExample) {
+  auto topology = ParseTopology(R"({"processes":[{"name":"hello","binary":"hello","port_offset":190,
+      "args":[],"ready_path":"/health/ready","env":{}}]})");
+
+  ASSERT_TRUE(topology) << topology.error().message;
+  ASSERT_EQ(topology->processes.size(), 1u);
+  const ProcessSpec& hello = topology->processes[0];
+  EXPECT_EQ(hello.name, "hello");
+  EXPECT_EQ(hello.binary, "hello");
+  EXPECT_EQ(hello.port_offset, 190);
+  EXPECT_EQ(hello.ready, ReadyCheck::kHttp);
+  EXPECT_EQ(hello.ready_path, "/health/ready");
+  EXPECT_TRUE(hello.own_flags);
+}
+
+TEST(ParseTopology, KeepsStartOrder) {
+  auto topology = ParseTopology(R"({"processes":[
+      {"name":"nats","binary":"nats-server","port_offset":0,"ready":"tcp","own_flags":false},
+      {"name":"identity","binary":"identity","port_offset":101},
+      {"name":"catalog","binary":"catalog","port_offset":102}]})");
+
+  ASSERT_TRUE(topology) << topology.error().message;
+  EXPECT_EQ(topology->Names(), (std::vector<std::string>{"nats", "identity", "catalog"}));
+  EXPECT_EQ(topology->processes[0].ready, ReadyCheck::kTcp);
+  EXPECT_FALSE(topology->processes[0].own_flags);
+}
+
+TEST(ParseTopology, CommandTemplateImpliesNoOwnFlags) {
+  auto topology = ParseTopology(R"({"processes":[{"name":"nats","binary":"nats-server",
+      "command":"nats-server -p {port} -js -sd {data_dir}/nats","port_offset":0,"ready":"tcp"}]})");
+
+  ASSERT_TRUE(topology) << topology.error().message;
+  EXPECT_FALSE(topology->processes[0].own_flags);
+  EXPECT_EQ(topology->processes[0].binary, "nats-server");
+}
+
+TEST(ParseTopology, RejectsBadJsonWithItsPosition) {
+  auto topology = ParseTopology("{\"processes\": [\n  {\"name\": \"hello\",}\n]}");
+
+  ASSERT_FALSE(topology);
+  EXPECT_EQ(topology.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(topology.error().message.find("line 2"), std::string::npos) << topology.error().message;
+}
+
+TEST(ParseTopology, NamesTheMissingField) {
+  auto topology = ParseTopology(R"({"processes":[{"name":"hello","binary":"hello"}]})");
+
+  ASSERT_FALSE(topology);
+  EXPECT_EQ(topology.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(topology.error().field, "processes[0].port_offset");
+}
+
+TEST(ParseTopology, NamesTheWronglyTypedField) {
+  auto topology = ParseTopology(
+      R"({"processes":[{"name":"a","binary":"a","port_offset":1},{"name":"b","binary":"b","port_offset":2,"args":"--x"}]})");
+
+  ASSERT_FALSE(topology);
+  EXPECT_EQ(topology.error().field, "processes[1].args");
+}
+
+TEST(ParseTopology, RejectsUnknownKeysAsLikelyTypos) {
+  auto topology = ParseTopology(
+      R"({"processes":[{"name":"a","binary":"a","port_offset":1,"ready-path":"/x"}]})");
+
+  ASSERT_FALSE(topology);
+  EXPECT_EQ(topology.error().field, "processes[0].ready-path");
+}
+
+TEST(ParseTopology, RejectsDuplicateNamesAndPorts) {
+  auto names = ParseTopology(
+      R"({"processes":[{"name":"a","binary":"a","port_offset":1},{"name":"a","binary":"b","port_offset":2}]})");
+  auto ports = ParseTopology(
+      R"({"processes":[{"name":"a","binary":"a","port_offset":1},{"name":"b","binary":"b","port_offset":1}]})");
+
+  ASSERT_FALSE(names);
+  EXPECT_EQ(names.error().field, "processes[1].name");
+  ASSERT_FALSE(ports);
+  EXPECT_EQ(ports.error().field, "processes[1].port_offset");
+}
+
+TEST(ParseTopology, RejectsUnknownReadyCheck) {
+  auto topology = ParseTopology(
+      R"({"processes":[{"name":"a","binary":"a","port_offset":1,"ready":"grpc"}]})");
+
+  ASSERT_FALSE(topology);
+  EXPECT_EQ(topology.error().field, "processes[0].ready");
+}
+
+TEST(ParseTopology, RequiresProcessesArray) {
+  auto topology = ParseTopology(R"({"procs":[]})");
+
+  ASSERT_FALSE(topology);
+  EXPECT_EQ(topology.error().field, "processes");
+}
+
+TEST(LoadTopology, MissingFileIsNotFoundAndNamesThePath) {
+  auto topology = LoadTopology("/nonexistent/topology.json");
+
+  ASSERT_FALSE(topology);
+  EXPECT_EQ(topology.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(topology.error().message.find("/nonexistent/topology.json"), std::string::npos);
+}
+
+TEST(SelectProcesses, KeepsTopologyOrderAndRejectsUnknownNames) {
+  auto topology = ParseTopology(R"({"processes":[{"name":"a","binary":"a","port_offset":1},
+      {"name":"b","binary":"b","port_offset":2},{"name":"c","binary":"c","port_offset":3}]})");
+  ASSERT_TRUE(topology);
+
+  auto selected = SelectProcesses(*topology, {"c", "a"});
+  auto unknown = SelectProcesses(*topology, {"a", "zzz"});
+
+  ASSERT_TRUE(selected);
+  EXPECT_EQ(selected->Names(), (std::vector<std::string>{"a", "c"}));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ExpandPlaceholders, ReplacesEveryKnownPlaceholder) {
+  PlaceholderValues values{.port = 8190, .data_dir = "/srv/data", .name = "hello", .base_port = 8000};
+
+  auto expanded = ExpandPlaceholders("{name}:{port}@{data_dir}/x?base={base_port}&again={port}", values);
+
+  ASSERT_TRUE(expanded);
+  EXPECT_EQ(*expanded, "hello:8190@/srv/data/x?base=8000&again=8190");
+}
+
+TEST(ExpandPlaceholders, LeavesPlainTextAlone) {
+  auto expanded = ExpandPlaceholders("--verbose", {});
+
+  ASSERT_TRUE(expanded);
+  EXPECT_EQ(*expanded, "--verbose");
+}
+
+TEST(ExpandPlaceholders, RejectsUnknownAndUnclosedPlaceholders) {
+  auto unknown = ExpandPlaceholders("{prot}", {});
+  auto unclosed = ExpandPlaceholders("{port", {});
+
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(unknown.error().message.find("{prot}"), std::string::npos);
+  ASSERT_FALSE(unclosed);
+  EXPECT_EQ(unclosed.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ResolveBinary, PrefersTheRunnersOwnDirectory) {
+  TempDir exe_dir, path_dir;
+  WriteExecutable(exe_dir.path() / "svc");
+  WriteExecutable(path_dir.path() / "svc");
+
+  auto resolved = ResolveBinary("svc", exe_dir.path(), path_dir.path().string());
+
+  ASSERT_TRUE(resolved) << resolved.error().message;
+  EXPECT_EQ(*resolved, exe_dir.path() / "svc");
+}
+
+TEST(ResolveBinary, FallsBackToPath) {
+  TempDir exe_dir, first, second;
+  WriteExecutable(second.path() / "tool");
+
+  auto resolved = ResolveBinary("tool", exe_dir.path(), first.path().string() + ":" + second.path().string());
+
+  ASSERT_TRUE(resolved) << resolved.error().message;
+  EXPECT_EQ(*resolved, second.path() / "tool");
+}
+
+TEST(ResolveBinary, SkipsFilesThatAreNotExecutable) {
+  TempDir exe_dir, path_dir;
+  std::ofstream(exe_dir.path() / "svc") << "data";
+  WriteExecutable(path_dir.path() / "svc");
+
+  auto resolved = ResolveBinary("svc", exe_dir.path(), path_dir.path().string());
+
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(*resolved, path_dir.path() / "svc");
+}
+
+TEST(ResolveBinary, MissingBinaryIsNotFound) {
+  TempDir exe_dir;
+
+  auto resolved = ResolveBinary("no-such-binary", exe_dir.path(), "/nonexistent");
+
+  ASSERT_FALSE(resolved);
+  EXPECT_EQ(resolved.error().code, ErrorCode::kNotFound);
+}
+
+TEST(PlanLaunch, AppendsOwnFlagsAndExpandsArgs) {
+  TempDir exe_dir;
+  WriteExecutable(exe_dir.path() / "hello");
+  ProcessSpec spec = Spec("hello", 190);
+  spec.args = {"--instance", "{name}-{base_port}"};
+  spec.env = {{"MERCATO_HELLO_PORT", "{port}"}};
+
+  auto plan = PlanLaunch(spec, {.base_port = 8000, .data_dir = "/srv/data", .exe_dir = exe_dir.path(), .path_env = ""});
+
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->port, 8190);
+  EXPECT_EQ(plan->argv, (std::vector<std::string>{(exe_dir.path() / "hello").string(), "--instance",
+                                                  "hello-8000", "--port", "8190", "--data-dir",
+                                                  "/srv/data"}));
+  EXPECT_EQ(plan->env.at("MERCATO_HELLO_PORT"), "8190");
+  EXPECT_EQ(plan->log_file, fs::path("/srv/data/logs/hello.log"));
+}
+
+TEST(PlanLaunch, CommandTemplateBecomesTheArguments) {
+  TempDir exe_dir;
+  WriteExecutable(exe_dir.path() / "nats-server");
+  auto topology = ParseTopology(R"({"processes":[{"name":"nats","binary":"nats-server",
+      "command":"nats-server -p {port} -sd {data_dir}/nats","port_offset":0,"ready":"tcp"}]})");
+  ASSERT_TRUE(topology);
+
+  auto plan = PlanLaunch(topology->processes[0],
+                         {.base_port = 4222, .data_dir = "/my data", .exe_dir = exe_dir.path(), .path_env = ""});
+
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->argv, (std::vector<std::string>{(exe_dir.path() / "nats-server").string(), "-p",
+                                                  "4222", "-sd", "/my data/nats"}));
+}
+
+TEST(PlanLaunch, RejectsPortsOutOfRange) {
+  TempDir exe_dir;
+  WriteExecutable(exe_dir.path() / "hello");
+  ProcessSpec spec = Spec("hello", 190);
+
+  auto plan = PlanLaunch(spec, {.base_port = 65500, .data_dir = "/d", .exe_dir = exe_dir.path(), .path_env = ""});
+
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(FindDefaultTopology, WalksUpFromTheExecutable) {
+  TempDir repo;
+  fs::create_directories(repo.path() / "deploy/local");
+  fs::create_directories(repo.path() / "build/bin");
+  std::ofstream(repo.path() / "deploy/local/topology.json") << "{}";
+
+  auto found = FindDefaultTopology(repo.path() / "build/bin", "/nonexistent");
+
+  ASSERT_TRUE(found);
+  EXPECT_EQ(*found, repo.path() / "deploy/local/topology.json");
+}
+
+}  // namespace
+}  // namespace mercato::runner
