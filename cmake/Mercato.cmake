@@ -4,7 +4,7 @@
 #   mercato_executable(hello SOURCES src/main.cpp DEPS mercato::service)
 
 set(MERCATO_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-    -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+    -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
 
 function(mercato_apply_flags target)
   target_compile_options(${target} PRIVATE ${MERCATO_WARNINGS})

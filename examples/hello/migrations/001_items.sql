@@ -17,7 +17,8 @@ SELECT printf('item-%04d', i),
        printf('Sample item %d', i),
        printf('Sample item %d is a demonstration product of the Mercato hello service. It exists so '
               || 'that benchmarks and tests read a realistic document: a name, a description of a '
-              || 'couple of sentences, a price in minor units and a weight.', i),
+              || 'couple of sentences, a price in minor units and a weight. Its size, about half a '
+              || 'kilobyte of JSON, is typical of a product summary in a shop.', i),
        499 + (i * 37) % 5000,
        'USD',
        100 + (i * 13) % 900,

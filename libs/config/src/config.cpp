@@ -67,7 +67,8 @@ bool ParseInt(std::string_view text, int64_t& out, std::string& problem) {
 
 bool ParseDouble(std::string_view text, double& out, std::string& problem) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty() || !std::isfinite(out)) {
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty() ||
+      !std::isfinite(out)) {
     problem = Quote(text) + " is not a number";
     return false;
   }
@@ -121,7 +122,8 @@ std::string Suggestion(const Schema& schema, std::string_view name, std::string_
 using Parsed = std::variant<std::string, int64_t, double, bool, mercato::Duration, uint64_t>;
 
 // Parses and validates one textual value for `key`. On failure `problem` holds the reason.
-std::optional<Parsed> ParseValue(const Schema::Key& key, std::string_view text, std::string& problem) {
+std::optional<Parsed> ParseValue(const Schema::Key& key, std::string_view text,
+                                 std::string& problem) {
   switch (key.type) {
     case Type::kString: {
       if (!key.allowed.empty() &&
@@ -137,8 +139,8 @@ std::optional<Parsed> ParseValue(const Schema::Key& key, std::string_view text, 
       int64_t value = 0;
       if (!ParseInt(text, value, problem)) return std::nullopt;
       if (value < key.int_min || value > key.int_max) {
-        problem = std::to_string(value) + " is out of range [" + std::to_string(key.int_min) + ", " +
-                  std::to_string(key.int_max) + "]";
+        problem = std::to_string(value) + " is out of range [" + std::to_string(key.int_min) +
+                  ", " + std::to_string(key.int_max) + "]";
         return std::nullopt;
       }
       return Parsed(value);
@@ -183,12 +185,18 @@ std::optional<Parsed> ParseValue(const Schema::Key& key, std::string_view text, 
 
 std::string Describe(Type type) {
   switch (type) {
-    case Type::kString: return "STRING";
-    case Type::kInt: return "INT";
-    case Type::kDouble: return "NUMBER";
-    case Type::kBool: return "";
-    case Type::kDuration: return "DURATION";
-    case Type::kBytes: return "BYTES";
+    case Type::kString:
+      return "STRING";
+    case Type::kInt:
+      return "INT";
+    case Type::kDouble:
+      return "NUMBER";
+    case Type::kBool:
+      return "";
+    case Type::kDuration:
+      return "DURATION";
+    case Type::kBytes:
+      return "BYTES";
   }
   return "";
 }
@@ -197,12 +205,18 @@ std::string Describe(Type type) {
 
 std::string_view ToString(Type type) {
   switch (type) {
-    case Type::kString: return "string";
-    case Type::kInt: return "int";
-    case Type::kDouble: return "double";
-    case Type::kBool: return "bool";
-    case Type::kDuration: return "duration";
-    case Type::kBytes: return "bytes";
+    case Type::kString:
+      return "string";
+    case Type::kInt:
+      return "int";
+    case Type::kDouble:
+      return "double";
+    case Type::kBool:
+      return "bool";
+    case Type::kDuration:
+      return "duration";
+    case Type::kBytes:
+      return "bytes";
   }
   return "unknown";
 }
@@ -222,7 +236,8 @@ bool ParseDuration(std::string_view text, mercato::Duration& out, std::string& p
   size_t i = 0;
   while (i < text.size()) {
     const size_t number_start = i;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+      ++i;
     if (i == number_start) {
       problem = "expected a number before " + Quote(text.substr(i)) + " (e.g. 5s, 250ms, 1h30m)";
       return false;
@@ -238,12 +253,18 @@ bool ParseDuration(std::string_view text, mercato::Duration& out, std::string& p
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     const std::string_view unit = text.substr(unit_start, i - unit_start);
     long double scale = 0;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us") scale = 1e3L;
-    else if (unit == "ms") scale = 1e6L;
-    else if (unit == "s") scale = 1e9L;
-    else if (unit == "m") scale = 60e9L;
-    else if (unit == "h") scale = 3600e9L;
+    if (unit == "ns")
+      scale = 1;
+    else if (unit == "us")
+      scale = 1e3L;
+    else if (unit == "ms")
+      scale = 1e6L;
+    else if (unit == "s")
+      scale = 1e9L;
+    else if (unit == "m")
+      scale = 60e9L;
+    else if (unit == "h")
+      scale = 3600e9L;
     else if (unit.empty()) {
       problem = "missing unit (use ns, us, ms, s, m or h)";
       return false;
@@ -276,17 +297,27 @@ bool ParseBytes(std::string_view text, uint64_t& out, std::string& problem) {
   }
   const std::string unit = Lower(text.substr(i));
   uint64_t scale = 0;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "kb") scale = 1000ULL;
-  else if (unit == "mb") scale = 1000ULL * 1000;
-  else if (unit == "gb") scale = 1000ULL * 1000 * 1000;
-  else if (unit == "tb") scale = 1000ULL * 1000 * 1000 * 1000;
-  else if (unit == "kib") scale = 1ULL << 10;
-  else if (unit == "mib") scale = 1ULL << 20;
-  else if (unit == "gib") scale = 1ULL << 30;
-  else if (unit == "tib") scale = 1ULL << 40;
+  if (unit.empty() || unit == "b")
+    scale = 1;
+  else if (unit == "kb")
+    scale = 1000ULL;
+  else if (unit == "mb")
+    scale = 1000ULL * 1000;
+  else if (unit == "gb")
+    scale = 1000ULL * 1000 * 1000;
+  else if (unit == "tb")
+    scale = 1000ULL * 1000 * 1000 * 1000;
+  else if (unit == "kib")
+    scale = 1ULL << 10;
+  else if (unit == "mib")
+    scale = 1ULL << 20;
+  else if (unit == "gib")
+    scale = 1ULL << 30;
+  else if (unit == "tib")
+    scale = 1ULL << 40;
   else {
-    problem = "unknown unit " + Quote(text.substr(i)) + " (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)";
+    problem =
+        "unknown unit " + Quote(text.substr(i)) + " (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)";
     return false;
   }
   if (__builtin_mul_overflow(number, scale, &out)) {
@@ -298,9 +329,11 @@ bool ParseBytes(std::string_view text, uint64_t& out, std::string& problem) {
 
 std::string EnvVarName(std::string_view service, std::string_view key) {
   std::string name = "MERCATO_";
-  for (char c : service) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : service)
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   name += '_';
-  for (char c : key) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : key)
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return name;
 }
 
@@ -308,7 +341,8 @@ std::string EnvVarName(std::string_view service, std::string_view key) {
 
 Schema::Key& Schema::Add(std::string key, Type type, std::string default_text, std::string help) {
   if (!IsKebabCase(key)) throw std::logic_error("config key '" + key + "' is not kebab-case");
-  if (key == kConfigKey || key == "help") throw std::logic_error("config key '" + key + "' is reserved");
+  if (key == kConfigKey || key == "help")
+    throw std::logic_error("config key '" + key + "' is reserved");
   if (Has(key)) throw std::logic_error("config key '" + key + "' is declared twice");
   Key& added = keys_.emplace_back();
   added.name = std::move(key);
@@ -323,7 +357,8 @@ Schema& Schema::String(std::string key, std::string default_value, std::string h
   return *this;
 }
 
-Schema& Schema::Int(std::string key, int64_t default_value, std::string help, int64_t min, int64_t max) {
+Schema& Schema::Int(std::string key, int64_t default_value, std::string help, int64_t min,
+                    int64_t max) {
   if (min > max || default_value < min || default_value > max) {
     throw std::logic_error("config key '" + key + "': default or range is inconsistent");
   }
@@ -333,8 +368,10 @@ Schema& Schema::Int(std::string key, int64_t default_value, std::string help, in
   return *this;
 }
 
-Schema& Schema::Double(std::string key, double default_value, std::string help, double min, double max) {
-  if (!std::isfinite(default_value) || !(min <= max) || default_value < min || default_value > max) {
+Schema& Schema::Double(std::string key, double default_value, std::string help, double min,
+                       double max) {
+  if (!std::isfinite(default_value) || !(min <= max) || default_value < min ||
+      default_value > max) {
     throw std::logic_error("config key '" + key + "': default or range is inconsistent");
   }
   Key& added = Add(std::move(key), Type::kDouble, FormatDouble(default_value), std::move(help));
@@ -373,8 +410,10 @@ Schema& Schema::OneOf(const std::string& key, std::vector<std::string> allowed) 
   if (it == keys_.end() || it->type != Type::kString) {
     throw std::logic_error("OneOf('" + key + "'): not a declared string key");
   }
-  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), it->default_text) == allowed.end()) {
-    throw std::logic_error("OneOf('" + key + "'): the default '" + it->default_text + "' is not allowed");
+  if (allowed.empty() ||
+      std::find(allowed.begin(), allowed.end(), it->default_text) == allowed.end()) {
+    throw std::logic_error("OneOf('" + key + "'): the default '" + it->default_text +
+                           "' is not allowed");
   }
   it->allowed = std::move(allowed);
   return *this;
@@ -415,12 +454,15 @@ std::string Schema::HelpText(std::string_view program, std::string_view service)
                                    key.int_max != std::numeric_limits<int64_t>::max())) {
       out << ", range [" << key.int_min << ", " << key.int_max << "]";
     }
-    if (key.type == Type::kDouble && (std::isfinite(key.double_min) || std::isfinite(key.double_max))) {
-      out << ", range [" << FormatDouble(key.double_min) << ", " << FormatDouble(key.double_max) << "]";
+    if (key.type == Type::kDouble &&
+        (std::isfinite(key.double_min) || std::isfinite(key.double_max))) {
+      out << ", range [" << FormatDouble(key.double_min) << ", " << FormatDouble(key.double_max)
+          << "]";
     }
     if (!key.allowed.empty()) {
       out << ", one of:";
-      for (size_t i = 0; i < key.allowed.size(); ++i) out << (i == 0 ? " " : ", ") << key.allowed[i];
+      for (size_t i = 0; i < key.allowed.size(); ++i)
+        out << (i == 0 ? " " : ", ") << key.allowed[i];
     }
     out << ")\n";
     if (!key.help.empty()) out << "        " << key.help << "\n";
@@ -447,8 +489,8 @@ class ConfigLoader {
       std::string problem;
       auto value = ParseValue(key, key.default_text, problem);
       if (!value) throw std::logic_error("config key '" + key.name + "': bad default: " + problem);
-      config.entries_.insert_or_assign(key.name,
-                                       Config::Entry{key.type, std::move(*value), std::string(kSourceDefault)});
+      config.entries_.insert_or_assign(
+          key.name, Config::Entry{key.type, std::move(*value), std::string(kSourceDefault)});
     }
 
     // Flags are parsed first (they name the config file) but applied last (they win).
@@ -471,7 +513,8 @@ class ConfigLoader {
       const std::string name = EnvVarName(service_, key.name);
       if (auto text = Env(name)) Set(config, key, *text, name, kSourceEnv, kSourceEnv);
     }
-    for (const auto& [key, text, flag] : flags_) Set(config, *key, text, flag, kSourceFlag, kSourceFlag);
+    for (const auto& [key, text, flag] : flags_)
+      Set(config, *key, text, flag, kSourceFlag, kSourceFlag);
     return config;
   }
 
@@ -482,8 +525,10 @@ class ConfigLoader {
     std::string flag;  // as written, for errors ("--no-verbose")
   };
 
-  [[noreturn]] static void Fail(std::string_view name, std::string_view problem, std::string_view source) {
-    throw ConfigError(std::string(name) + ": " + std::string(problem) + " (" + std::string(source) + ")");
+  [[noreturn]] static void Fail(std::string_view name, std::string_view problem,
+                                std::string_view source) {
+    throw ConfigError(std::string(name) + ": " + std::string(problem) + " (" + std::string(source) +
+                      ")");
   }
 
   std::optional<std::string> Env(const std::string& name) const {
@@ -517,7 +562,8 @@ class ConfigLoader {
       }
       if (arg.size() < 3 || arg.substr(0, 2) != "--") {
         if (!arg.empty() && arg.front() == '-') Fail(arg, "unknown flag; see --help", kSourceFlag);
-        Fail(Quote(arg), "unexpected positional argument (flags look like --key=value)", kSourceFlag);
+        Fail(Quote(arg), "unexpected positional argument (flags look like --key=value)",
+             kSourceFlag);
       }
       const std::string_view body = arg.substr(2);
       const size_t equals = body.find('=');
@@ -544,7 +590,8 @@ class ConfigLoader {
       if (key == nullptr && name.substr(0, 3) == "no-") {
         const Schema::Key* positive = schema_.Find(name.substr(3));
         if (positive != nullptr && positive->type == Type::kBool) {
-          if (inline_value) Fail(flag, "takes no value (use --" + positive->name + "=VALUE)", kSourceFlag);
+          if (inline_value)
+            Fail(flag, "takes no value (use --" + positive->name + "=VALUE)", kSourceFlag);
           flags_.push_back({positive, "false", flag});
           continue;
         }
@@ -582,8 +629,9 @@ class ConfigLoader {
         text = std::string(json_value.as_string());
       } else if (key->type == Type::kString || key->type == Type::kDuration) {
         // A bare number for a duration has no unit; for a string it is probably a mistake.
-        Fail(key_name, key->type == Type::kString ? "expected a JSON string"
-                                                  : "expected a string with a unit, e.g. \"5s\"",
+        Fail(key_name,
+             key->type == Type::kString ? "expected a JSON string"
+                                        : "expected a string with a unit, e.g. \"5s\"",
              where);
       } else if (json_value.is_bool()) {
         text = json_value.as_bool() ? "true" : "false";
@@ -594,8 +642,11 @@ class ConfigLoader {
       } else if (json_value.is_double()) {
         text = FormatDouble(json_value.as_double());
       } else {
-        Fail(key_name, "expected a " + std::string(ToString(key->type)) + ", got " +
-                           (json_value.is_null() ? "null" : json_value.is_array() ? "an array" : "an object"),
+        Fail(key_name,
+             "expected a " + std::string(ToString(key->type)) + ", got " +
+                 (json_value.is_null()    ? "null"
+                  : json_value.is_array() ? "an array"
+                                          : "an object"),
              where);
       }
       if (key->type == Type::kBool && !json_value.is_bool() && !json_value.is_string()) {
@@ -612,8 +663,8 @@ class ConfigLoader {
   std::vector<FlagValue> flags_;
 };
 
-Config Config::Load(std::string_view service, const Schema& schema, int argc, const char* const* argv,
-                    const std::map<std::string, std::string>* env) {
+Config Config::Load(std::string_view service, const Schema& schema, int argc,
+                    const char* const* argv, const std::map<std::string, std::string>* env) {
   return ConfigLoader(service, schema, env).Load(argc, argv);
 }
 
@@ -639,10 +690,12 @@ Config Config::LoadOrExit(std::string_view service, const Schema& schema, int ar
 
 const Config::Entry& Config::Get(std::string_view key, Type type) const {
   auto it = entries_.find(key);
-  if (it == entries_.end()) throw std::logic_error("config key '" + std::string(key) + "' is not declared");
+  if (it == entries_.end())
+    throw std::logic_error("config key '" + std::string(key) + "' is not declared");
   if (it->second.type != type) {
     throw std::logic_error("config key '" + std::string(key) + "' is " +
-                           std::string(ToString(it->second.type)) + ", not " + std::string(ToString(type)));
+                           std::string(ToString(it->second.type)) + ", not " +
+                           std::string(ToString(type)));
   }
   return it->second;
 }
@@ -650,17 +703,26 @@ const Config::Entry& Config::Get(std::string_view key, Type type) const {
 std::string Config::GetString(std::string_view key) const {
   return std::get<std::string>(Get(key, Type::kString).value);
 }
-int64_t Config::GetInt(std::string_view key) const { return std::get<int64_t>(Get(key, Type::kInt).value); }
-double Config::GetDouble(std::string_view key) const { return std::get<double>(Get(key, Type::kDouble).value); }
-bool Config::GetBool(std::string_view key) const { return std::get<bool>(Get(key, Type::kBool).value); }
+int64_t Config::GetInt(std::string_view key) const {
+  return std::get<int64_t>(Get(key, Type::kInt).value);
+}
+double Config::GetDouble(std::string_view key) const {
+  return std::get<double>(Get(key, Type::kDouble).value);
+}
+bool Config::GetBool(std::string_view key) const {
+  return std::get<bool>(Get(key, Type::kBool).value);
+}
 mercato::Duration Config::GetDuration(std::string_view key) const {
   return std::get<mercato::Duration>(Get(key, Type::kDuration).value);
 }
-uint64_t Config::GetBytes(std::string_view key) const { return std::get<uint64_t>(Get(key, Type::kBytes).value); }
+uint64_t Config::GetBytes(std::string_view key) const {
+  return std::get<uint64_t>(Get(key, Type::kBytes).value);
+}
 
 std::string Config::Source(std::string_view key) const {
   auto it = entries_.find(key);
-  if (it == entries_.end()) throw std::logic_error("config key '" + std::string(key) + "' is not declared");
+  if (it == entries_.end())
+    throw std::logic_error("config key '" + std::string(key) + "' is not declared");
   return it->second.source;
 }
 

@@ -46,7 +46,8 @@ class TempDir {
 };
 
 // Loads with argv built from `args` (program name prepended) and the injected env map.
-Config LoadWith(const std::vector<std::string>& args, const Env& env = {}, const Schema& schema = TestSchema()) {
+Config LoadWith(const std::vector<std::string>& args, const Env& env = {},
+                const Schema& schema = TestSchema()) {
   std::vector<const char*> argv{"hello"};
   for (const auto& arg : args) argv.push_back(arg.c_str());
   return Config::Load("hello", schema, static_cast<int>(argv.size()), argv.data(), &env);
@@ -90,16 +91,17 @@ TEST(Config, PrecedenceIsDefaultThenFileThenEnvThenFlag) {
   EXPECT_EQ(from_file.GetDuration("header-timeout"), seconds(1));
   EXPECT_EQ(from_file.GetBytes("max-body"), 1024u);
   EXPECT_EQ(from_file.GetString("log-level"), "warn");
-  for (auto key : {"data-dir", "port", "sample-rate", "verbose", "header-timeout", "max-body", "log-level"}) {
+  for (auto key :
+       {"data-dir", "port", "sample-rate", "verbose", "header-timeout", "max-body", "log-level"}) {
     EXPECT_EQ(from_file.Source(key), "file") << key;
   }
   EXPECT_EQ(from_file.file(), file);
 
   // Env beats file.
-  const Env env{{"MERCATO_HELLO_DATA_DIR", "/env"},        {"MERCATO_HELLO_PORT", "2000"},
-                {"MERCATO_HELLO_SAMPLE_RATE", "0.2"},      {"MERCATO_HELLO_VERBOSE", "false"},
-                {"MERCATO_HELLO_HEADER_TIMEOUT", "2s"},    {"MERCATO_HELLO_MAX_BODY", "2KiB"},
-                {"MERCATO_HELLO_LOG_LEVEL", "error"},      {"MERCATO_HELLO_CONFIG", file}};
+  const Env env{{"MERCATO_HELLO_DATA_DIR", "/env"},     {"MERCATO_HELLO_PORT", "2000"},
+                {"MERCATO_HELLO_SAMPLE_RATE", "0.2"},   {"MERCATO_HELLO_VERBOSE", "false"},
+                {"MERCATO_HELLO_HEADER_TIMEOUT", "2s"}, {"MERCATO_HELLO_MAX_BODY", "2KiB"},
+                {"MERCATO_HELLO_LOG_LEVEL", "error"},   {"MERCATO_HELLO_CONFIG", file}};
   auto from_env = LoadWith({}, env);
   EXPECT_EQ(from_env.GetString("data-dir"), "/env");
   EXPECT_EQ(from_env.GetInt("port"), 2000);
@@ -108,14 +110,16 @@ TEST(Config, PrecedenceIsDefaultThenFileThenEnvThenFlag) {
   EXPECT_EQ(from_env.GetDuration("header-timeout"), seconds(2));
   EXPECT_EQ(from_env.GetBytes("max-body"), 2048u);
   EXPECT_EQ(from_env.GetString("log-level"), "error");
-  for (auto key : {"data-dir", "port", "sample-rate", "verbose", "header-timeout", "max-body", "log-level"}) {
+  for (auto key :
+       {"data-dir", "port", "sample-rate", "verbose", "header-timeout", "max-body", "log-level"}) {
     EXPECT_EQ(from_env.Source(key), "env") << key;
   }
 
   // Flags beat env and file.
-  auto from_flags = LoadWith({"--data-dir=/flag", "--port", "3000", "--sample-rate=0.3", "--verbose",
-                              "--header-timeout", "3s", "--max-body=3KiB", "--log-level", "debug"},
-                             env);
+  auto from_flags =
+      LoadWith({"--data-dir=/flag", "--port", "3000", "--sample-rate=0.3", "--verbose",
+                "--header-timeout", "3s", "--max-body=3KiB", "--log-level", "debug"},
+               env);
   EXPECT_EQ(from_flags.GetString("data-dir"), "/flag");
   EXPECT_EQ(from_flags.GetInt("port"), 3000);
   EXPECT_DOUBLE_EQ(from_flags.GetDouble("sample-rate"), 0.3);
@@ -123,7 +127,8 @@ TEST(Config, PrecedenceIsDefaultThenFileThenEnvThenFlag) {
   EXPECT_EQ(from_flags.GetDuration("header-timeout"), seconds(3));
   EXPECT_EQ(from_flags.GetBytes("max-body"), 3072u);
   EXPECT_EQ(from_flags.GetString("log-level"), "debug");
-  for (auto key : {"data-dir", "port", "sample-rate", "verbose", "header-timeout", "max-body", "log-level"}) {
+  for (auto key :
+       {"data-dir", "port", "sample-rate", "verbose", "header-timeout", "max-body", "log-level"}) {
     EXPECT_EQ(from_flags.Source(key), "flag") << key;
   }
 }
@@ -221,16 +226,19 @@ TEST(Config, ParsesByteSizes) {
 }
 
 TEST(Config, BadUnitsAreRejectedWithTheKeyNamed) {
-  EXPECT_EQ(LoadError({"--header-timeout=5"}),
-            "--header-timeout: '5' is not a duration: missing unit (use ns, us, ms, s, m or h) (flag)");
+  EXPECT_EQ(
+      LoadError({"--header-timeout=5"}),
+      "--header-timeout: '5' is not a duration: missing unit (use ns, us, ms, s, m or h) (flag)");
   const std::string env_error = LoadError({}, {{"MERCATO_HELLO_MAX_BODY", "1 MiB"}});
-  EXPECT_NE(env_error.find("MERCATO_HELLO_MAX_BODY: '1 MiB' is not a byte size"), std::string::npos);
+  EXPECT_NE(env_error.find("MERCATO_HELLO_MAX_BODY: '1 MiB' is not a byte size"),
+            std::string::npos);
   EXPECT_NE(env_error.find("(env)"), std::string::npos);
 }
 
 TEST(Config, BadValuesNameKeySourceAndProblem) {
   EXPECT_EQ(LoadError({"--port", "abc"}), "--port: 'abc' is not an integer (flag)");
-  EXPECT_EQ(LoadError({}, {{"MERCATO_HELLO_PORT", "abc"}}), "MERCATO_HELLO_PORT: 'abc' is not an integer (env)");
+  EXPECT_EQ(LoadError({}, {{"MERCATO_HELLO_PORT", "abc"}}),
+            "MERCATO_HELLO_PORT: 'abc' is not an integer (env)");
   EXPECT_EQ(LoadError({"--sample-rate=x"}), "--sample-rate: 'x' is not a number (flag)");
   EXPECT_EQ(LoadError({"--port=99999999999999999999"}),
             "--port: '99999999999999999999' does not fit in a 64-bit integer (flag)");
@@ -246,7 +254,8 @@ TEST(Config, RangesAreEnforced) {
 
 TEST(Config, OneOfRestrictsStrings) {
   EXPECT_EQ(LoadWith({"--log-level=warn"}).GetString("log-level"), "warn");
-  EXPECT_EQ(LoadError({"--log-level=loud"}), "--log-level: 'loud' is not one of: debug, info, warn, error (flag)");
+  EXPECT_EQ(LoadError({"--log-level=loud"}),
+            "--log-level: 'loud' is not one of: debug, info, warn, error (flag)");
   EXPECT_THROW(Schema().Int("n", 1, "").OneOf("n", {"1"}), std::logic_error);
   EXPECT_THROW(Schema().String("s", "x", "").OneOf("s", {"a", "b"}), std::logic_error);
   EXPECT_THROW(Schema().OneOf("missing", {"a"}), std::logic_error);
@@ -271,7 +280,8 @@ TEST(Config, MissingFlagValueIsAnError) {
 }
 
 TEST(Config, PositionalArgumentsAreErrors) {
-  EXPECT_NE(LoadError({"serve"}).find("'serve': unexpected positional argument"), std::string::npos);
+  EXPECT_NE(LoadError({"serve"}).find("'serve': unexpected positional argument"),
+            std::string::npos);
   EXPECT_NE(LoadError({"--", "x"}).find("unexpected positional argument"), std::string::npos);
   EXPECT_EQ(LoadError({"--"}), "");
 }
@@ -284,33 +294,40 @@ TEST(Config, FileErrorsNameTheKeyAndFile) {
   EXPECT_NE(error.find("(file " + unknown + ")"), std::string::npos) << error;
 
   const std::string bad_value = dir.Write("bad.json", R"({"port": "abc"})");
-  EXPECT_EQ(LoadError({"--config", bad_value}), "port: 'abc' is not an integer (file " + bad_value + ")");
+  EXPECT_EQ(LoadError({"--config", bad_value}),
+            "port: 'abc' is not an integer (file " + bad_value + ")");
 
   const std::string wrong_type = dir.Write("wrong.json", R"({"data-dir": 5})");
-  EXPECT_NE(LoadError({"--config", wrong_type}).find("data-dir: expected a JSON string"), std::string::npos);
+  EXPECT_NE(LoadError({"--config", wrong_type}).find("data-dir: expected a JSON string"),
+            std::string::npos);
 
   const std::string bare_duration = dir.Write("duration.json", R"({"header-timeout": 5})");
-  EXPECT_NE(LoadError({"--config", bare_duration}).find("header-timeout: expected a string with a unit"),
-            std::string::npos);
+  EXPECT_NE(
+      LoadError({"--config", bare_duration}).find("header-timeout: expected a string with a unit"),
+      std::string::npos);
 
   const std::string range = dir.Write("range.json", R"({"port": 70000})");
   EXPECT_NE(LoadError({"--config", range}).find("port: 70000 is out of range"), std::string::npos);
 
   const std::string not_json = dir.Write("broken.json", R"({"port": )");
   error = LoadError({"--config", not_json});
-  EXPECT_NE(error.find("--config: '" + not_json + "' is not valid JSON"), std::string::npos) << error;
+  EXPECT_NE(error.find("--config: '" + not_json + "' is not valid JSON"), std::string::npos)
+      << error;
 
   const std::string array = dir.Write("array.json", "[1, 2]");
   EXPECT_NE(LoadError({"--config", array}).find("must hold a JSON object"), std::string::npos);
 
   error = LoadError({}, {{"MERCATO_HELLO_CONFIG", "/nonexistent/hello.json"}});
-  EXPECT_NE(error.find("MERCATO_HELLO_CONFIG: cannot read '/nonexistent/hello.json'"), std::string::npos) << error;
+  EXPECT_NE(error.find("MERCATO_HELLO_CONFIG: cannot read '/nonexistent/hello.json'"),
+            std::string::npos)
+      << error;
   EXPECT_NE(error.find("(env)"), std::string::npos) << error;
 }
 
 TEST(Config, FileAcceptsTypedAndStringValues) {
   TempDir dir;
-  const std::string file = dir.Write("typed.json", R"({"port": "8081", "sample-rate": 1, "max-body": 4096, "verbose": "on"})");
+  const std::string file = dir.Write(
+      "typed.json", R"({"port": "8081", "sample-rate": 1, "max-body": 4096, "verbose": "on"})");
   auto config = LoadWith({"--config", file});
   EXPECT_EQ(config.GetInt("port"), 8081);
   EXPECT_DOUBLE_EQ(config.GetDouble("sample-rate"), 1.0);
@@ -328,7 +345,8 @@ TEST(Config, HelpListsEveryKeyWithDefaultAndEnvVar) {
     EXPECT_NE(help.find(key.default_text), std::string::npos) << key.name;
     EXPECT_NE(help.find(key.help), std::string::npos) << key.name;
   }
-  EXPECT_NE(help.find("--port INT  (int, default 8080, range [1, 65535])"), std::string::npos) << help;
+  EXPECT_NE(help.find("--port INT  (int, default 8080, range [1, 65535])"), std::string::npos)
+      << help;
   EXPECT_NE(help.find("--verbose, --no-verbose"), std::string::npos);
   EXPECT_NE(help.find("MERCATO_HELLO_HEADER_TIMEOUT"), std::string::npos);
   EXPECT_NE(help.find("default 5s"), std::string::npos);

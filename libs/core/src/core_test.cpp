@@ -72,7 +72,12 @@ TEST(Id, UniqueAcrossThreads) {
 
 TEST(Id, TimestampComesFromTheClock) {
   FakeClock clock;
+  // Ids are monotonic per process, so the fake time must lie beyond every id minted so far.
+  WallTime future;
+  ASSERT_TRUE(ParseRfc3339("2099-01-01T00:00:00Z", future));
+  clock.SetWall(future);
   auto a = NewId(clock);
+  EXPECT_EQ(a.substr(0, 8), "03b3d512") << "48-bit unix-ms prefix of 2099-01-01";
   clock.Advance(std::chrono::hours(24));
   auto b = NewId(clock);
   EXPECT_LT(a.substr(0, 13), b.substr(0, 13));

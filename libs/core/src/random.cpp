@@ -48,7 +48,8 @@ double RandomUnit() { return static_cast<double>(RandomU64() >> 11) * 0x1.0p-53;
 uint64_t RandomBelow(uint64_t bound) {
   if (bound == 0) return 0;
   // Lemire's multiply-shift; the tiny bias is irrelevant for jitter and sampling.
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(RandomU64()) * bound) >> 64);
+  __extension__ using Wide = unsigned __int128;  // GCC/Clang extension, fine for our toolchains
+  return static_cast<uint64_t>((static_cast<Wide>(RandomU64()) * bound) >> 64);
 }
 
 }  // namespace mercato

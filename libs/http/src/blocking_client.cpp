@@ -2,11 +2,12 @@
 // Beast's tcp_stream enforces timeouts only on asynchronous operations, so each step is started
 // asynchronously and the io_context is run until that step completes; the caller's thread
 // blocks, which is what this client is for.
-#include "mercato/http/blocking_client.hpp"
 
 // GCC 12 reports -Wnull-dereference false positives inside Asio's scheduler and executor code
-// after inlining; -isystem cannot hide them because they are raised after inlining into this TU.
+// after inlining into this TU, where -isystem no longer hides them.
 #pragma GCC diagnostic ignored "-Wnull-dereference"
+
+#include "mercato/http/blocking_client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,6 +21,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -62,10 +64,15 @@ Result<Target> ParseUrl(std::string_view url) {
   Target t;
   t.host = u.host_address();
   if (u.has_port()) {
-    if (u.port().empty() || u.port_number() == 0) {
+    // port_number() wraps values past 65535, so the digits are checked here.
+    const std::string_view digits = u.port();
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value == 0 ||
+        value > 65535) {
       return Error{ErrorCode::kInvalidArgument, "bad port in URL: " + std::string(url), "url"};
     }
-    t.port = u.port_number();
+    t.port = static_cast<uint16_t>(value);
   }
   t.host_header = std::string(u.encoded_host_and_port());
   t.path = std::string(u.encoded_target());

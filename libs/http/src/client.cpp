@@ -2,20 +2,21 @@
 // bulkhead permit, then attempts (breaker permit, pooled or fresh connection, one exchange) with
 // jittered backoff between them while the retry policy, the retry budget and the deadline allow.
 // This is one of the three TUs allowed to include Beast (see libs/http/CMakeLists.txt).
-#include "mercato/http/client.hpp"
 
 // GCC 12 reports -Wnull-dereference false positives inside Asio's scheduler and executor code
-// after inlining; -isystem cannot hide them because they are raised after inlining into this TU.
+// after inlining into this TU, where -isystem no longer hides them. Set before any include
+// because the first Asio header arrives through our own header.
 #pragma GCC diagnostic ignored "-Wnull-dereference"
+
+#include "mercato/http/client.hpp"
 
 #include <sys/socket.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coroutine.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -26,6 +27,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -62,11 +64,20 @@ struct Upstream {
   std::string path_prefix;  // "" or "/api" (no trailing slash)
 };
 
+// 1..65535; Boost.URL's port_number() wraps larger values, so the digits are checked here.
+bool IsValidPort(std::string_view digits) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  return !digits.empty() && ec == std::errc() && end == digits.data() + digits.size() && value > 0 &&
+         value <= 65535;
+}
+
 // A bad base_url is a configuration mistake: fail at start-up, not on the first call.
 Upstream ParseBaseUrl(const std::string& name, const std::string& base_url) {
+  if (name.empty()) throw std::invalid_argument("http client: options.name is empty");
   auto parsed = boost::urls::parse_uri(base_url);
   if (!parsed || parsed->scheme_id() != boost::urls::scheme::http || !parsed->has_authority() ||
-      parsed->encoded_host().empty() || (parsed->has_port() && parsed->port_number() == 0)) {
+      parsed->encoded_host().empty() || (parsed->has_port() && !IsValidPort(parsed->port()))) {
     throw std::invalid_argument("http client " + name + ": base_url must be http://host[:port], got '" +
                                 base_url + "'");
   }
@@ -235,7 +246,6 @@ struct Client::Impl {
                                .AddGauge("mercato_bulkhead_in_flight",
                                          "Calls holding a bulkhead permit", {"upstream"})
                                .WithLabels({options.name})) {
-    if (options.name.empty()) throw std::invalid_argument("http client: options.name is empty");
     breaker_state.Set(static_cast<double>(breaker.state()));
     // The listener runs outside the breaker's lock, on whichever thread caused the change.
     breaker.SetListener([this](std::string_view name, resilience::CircuitBreaker::State from,
@@ -299,9 +309,10 @@ struct Client::Impl {
     } else {
       // getaddrinfo cannot be interrupted, so the deadline is not applied here; the connect
       // that follows is bounded.
-      tcp::resolver resolver(co_await asio::this_coroutine::executor);
-      auto [resolve_ec, results] = co_await resolver.async_resolve(
-          upstream.host, upstream.port, asio::as_tuple(asio::use_awaitable));
+      tcp::resolver resolver(co_await asio::this_coro::executor);
+      beast::error_code resolve_ec;
+      const auto results = co_await resolver.async_resolve(
+          upstream.host, upstream.port, asio::redirect_error(asio::use_awaitable, resolve_ec));
       if (resolve_ec) {
         co_return Error{ErrorCode::kUnavailable,
                         options.name + ": resolve " + upstream.host + ": " + resolve_ec.message()};
@@ -510,7 +521,7 @@ Task<Result<ClientResponse>> Client::Send(ClientRequest request, const CallConte
   out.body() = std::move(request.body);
   out.prepare_payload();
 
-  const auto executor = co_await asio::this_coroutine::executor;
+  const auto executor = co_await asio::this_coro::executor;
   const Duration attempt_timeout = request.timeout.value_or(s.options.attempt_timeout);
   const std::string span_name = method + " " + name;
   std::optional<ClientResponse> last_response;
@@ -532,9 +543,11 @@ Task<Result<ClientResponse>> Client::Send(ClientRequest request, const CallConte
     // says nothing about the upstream's health.
     const bool caller_bound = deadline.at() == context.deadline.at();
 
+    // The child id is minted here rather than by SpanRecorder, which passes the parent through
+    // when nothing exports spans: the upstream must see its own parent span either way.
     std::optional<obs::SpanRecorder> span;
     if (context.trace) {
-      span.emplace(span_name, obs::SpanKind::kClient, *context.trace);
+      span.emplace(span_name, obs::SpanKind::kClient, context.trace->Child(), context.trace->span_id);
     } else {
       span.emplace(span_name, obs::SpanKind::kClient, obs::TraceContext::NewRoot(), std::nullopt);
     }
@@ -618,7 +631,7 @@ CallContext CallContext::From(const RequestContext& ctx) {
 }
 
 Task<void> SleepFor(Duration d) {
-  asio::steady_timer timer(co_await asio::this_coroutine::executor);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
   // Saturate instead of overflowing now + d for "forever"-sized durations.
   const auto now = std::chrono::steady_clock::now();
   const auto limit = std::chrono::steady_clock::time_point::max() - now;

@@ -20,7 +20,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -57,8 +56,45 @@ struct RouteMetrics {
 // next request with nothing received, a way to close it.
 struct SessionHandle {
   asio::any_io_executor executor;
-  beast::tcp_stream* stream = nullptr;  // only touched on `executor`
+  tcp::socket* socket = nullptr;  // only touched on `executor`
   bool idle = false;
+};
+
+// Bounds one I/O phase of a connection (reading a header, a body, writing a response). Unlike
+// beast::tcp_stream's timeout, which closes the socket, expiry only cancels the pending
+// operation, so the session can still answer 408 on the open connection. A generation number
+// makes a firing that raced with the operation's completion harmless.
+class Watchdog : public std::enable_shared_from_this<Watchdog> {
+ public:
+  Watchdog(asio::any_io_executor executor, tcp::socket& socket) : timer_(executor), socket_(&socket) {}
+
+  void Arm(Duration timeout) {
+    ++generation_;
+    fired_ = false;
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = shared_from_this(), generation = generation_](beast::error_code ec) {
+      if (ec || generation != self->generation_ || !self->socket_) return;
+      self->fired_ = true;
+      beast::error_code ignored;
+      self->socket_->cancel(ignored);
+    });
+  }
+  void Disarm() {
+    ++generation_;
+    timer_.cancel();
+  }
+  // The session is over: never touch its socket again.
+  void Detach() {
+    Disarm();
+    socket_ = nullptr;
+  }
+  bool fired() const { return fired_; }
+
+ private:
+  asio::steady_timer timer_;
+  tcp::socket* socket_;
+  uint64_t generation_ = 0;
+  bool fired_ = false;
 };
 
 // "Tue, 25 Nov 2026 19:03:17 GMT", reformatted at most once per second per thread.
@@ -170,7 +206,7 @@ struct Server::Impl {
     }
     for (auto& h : snapshot) {
       asio::post(h->executor, [h] {
-        if (h->idle && h->stream) h->stream->socket().close();
+        if (h->idle && h->socket) h->socket->close();
       });
     }
     if (snapshot.empty()) {
@@ -185,7 +221,7 @@ struct Server::Impl {
                    {{"connections", static_cast<int64_t>(sessions.size())}});
       for (auto& h : sessions) {
         asio::post(h->executor, [h] {
-          if (h->stream) h->stream->socket().close();
+          if (h->socket) h->socket->close();
         });
       }
       // Give the closed sessions a moment to unwind, then stop regardless.
@@ -276,7 +312,8 @@ struct Server::Impl {
            ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
   }
 
-  asio::awaitable<void> WriteAndClose(beast::tcp_stream& stream, Response response, unsigned version) {
+  asio::awaitable<void> WriteAndClose(tcp::socket& socket, Watchdog& watchdog, Response response,
+                                      unsigned version) {
     bhttp::response<bhttp::string_body> out;
     out.version(version ? version : 11);
     out.result(static_cast<unsigned>(response.status));
@@ -286,18 +323,28 @@ struct Server::Impl {
     out.keep_alive(false);
     out.prepare_payload();
     beast::error_code ec;
-    stream.expires_after(std::chrono::seconds(5));
-    co_await bhttp::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
+    watchdog.Arm(std::chrono::seconds(5));
+    co_await bhttp::async_write(socket, out, asio::redirect_error(asio::use_awaitable, ec));
+    watchdog.Disarm();
+  }
+
+  Response TooLarge() const {
+    return TransportProblem(413, "content-too-large",
+                            "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes");
   }
 
   asio::awaitable<void> Session(tcp::socket socket, std::shared_ptr<SessionHandle> handle) {
-    beast::tcp_stream stream(std::move(socket));
+    auto watchdog = std::make_shared<Watchdog>(socket.get_executor(), socket);
     beast::flat_buffer buffer;
-    handle->stream = &stream;
-    struct Detach {  // the handle must never point at a destroyed stream
+    handle->socket = &socket;
+    struct Detach {  // nothing may point at the socket once this frame is gone
       SessionHandle& h;
-      ~Detach() { h.stream = nullptr; }
-    } detach{*handle};
+      Watchdog& w;
+      ~Detach() {
+        h.socket = nullptr;
+        w.Detach();
+      }
+    } detach{*handle, *watchdog};
 
     for (;;) {
       if (stopping.load()) break;
@@ -307,69 +354,74 @@ struct Server::Impl {
 
       beast::error_code ec;
       handle->idle = buffer.size() == 0;
-      stream.expires_after(options.header_timeout);
-      co_await bhttp::async_read_header(stream, buffer, parser,
+      watchdog->Arm(options.header_timeout);
+      co_await bhttp::async_read_header(socket, buffer, parser,
                                         asio::redirect_error(asio::use_awaitable, ec));
+      watchdog->Disarm();
       handle->idle = false;
       if (ec) {
-        if (ec == beast::error::timeout) {
+        if (watchdog->fired()) {
           // Silence on an idle keep-alive connection is normal; a stalled header is not.
           if (parser.got_some() || buffer.size() > 0) {
             Count(unmatched, 408, 0);
-            co_await WriteAndClose(stream, TransportProblem(408, "request-timeout",
-                                                            "request header not received in time"), 11);
+            co_await WriteAndClose(socket, *watchdog,
+                                   TransportProblem(408, "request-timeout",
+                                                    "request header not received in time"), 11);
           }
         } else if (ec == bhttp::error::header_limit) {
           Count(unmatched, 431, 0);
-          co_await WriteAndClose(stream, TransportProblem(431, "header-fields-too-large",
-                                                          "request header exceeds " +
-                                                              std::to_string(options.max_header_bytes) +
-                                                              " bytes"), 11);
+          co_await WriteAndClose(socket, *watchdog,
+                                 TransportProblem(431, "header-fields-too-large",
+                                                  "request header exceeds " +
+                                                      std::to_string(options.max_header_bytes) + " bytes"),
+                                 11);
+        } else if (ec == bhttp::error::body_limit) {  // a declared Content-Length over the limit
+          Count(unmatched, 413, 0);
+          co_await WriteAndClose(socket, *watchdog, TooLarge(), 11);
         } else if (IsParseError(ec)) {
           Count(unmatched, 400, 0);
-          co_await WriteAndClose(stream, TransportProblem(400, "malformed-request",
-                                                          "malformed HTTP request: " + ec.message()), 11);
+          co_await WriteAndClose(socket, *watchdog,
+                                 TransportProblem(400, "malformed-request",
+                                                  "malformed HTTP request: " + ec.message()), 11);
         }
-        break;  // end of stream, reset, cancelled by a drain
+        break;  // end of stream, reset, or closed by a drain
       }
 
       unsigned version = parser.get().version();
       if (auto length = parser.content_length(); length && *length > options.max_body_bytes) {
         Count(unmatched, 413, 0);
-        co_await WriteAndClose(stream, TransportProblem(413, "content-too-large",
-                                                        "request body exceeds " +
-                                                            std::to_string(options.max_body_bytes) +
-                                                            " bytes"), version);
+        co_await WriteAndClose(socket, *watchdog, TooLarge(), version);
         break;
       }
       if (!parser.is_done()) {
         if (auto expect = parser.get()[bhttp::field::expect]; EqualsIgnoreCase(expect, "100-continue")) {
           bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
-          co_await bhttp::async_write(stream, proceed, asio::redirect_error(asio::use_awaitable, ec));
+          watchdog->Arm(options.body_timeout);
+          co_await bhttp::async_write(socket, proceed, asio::redirect_error(asio::use_awaitable, ec));
+          watchdog->Disarm();
           if (ec) break;
         }
-        stream.expires_after(options.body_timeout);
-        co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        watchdog->Arm(options.body_timeout);
+        co_await bhttp::async_read(socket, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        watchdog->Disarm();
         if (ec) {
-          if (ec == beast::error::timeout) {
+          if (watchdog->fired()) {
             Count(unmatched, 408, 0);
-            co_await WriteAndClose(stream, TransportProblem(408, "request-timeout",
-                                                            "request body not received in time"), version);
+            co_await WriteAndClose(socket, *watchdog,
+                                   TransportProblem(408, "request-timeout",
+                                                    "request body not received in time"), version);
           } else if (ec == bhttp::error::body_limit) {
             Count(unmatched, 413, 0);
-            co_await WriteAndClose(stream, TransportProblem(413, "content-too-large",
-                                                            "request body exceeds " +
-                                                                std::to_string(options.max_body_bytes) +
-                                                                " bytes"), version);
+            co_await WriteAndClose(socket, *watchdog, TooLarge(), version);
           } else if (IsParseError(ec)) {
             Count(unmatched, 400, 0);
-            co_await WriteAndClose(stream, TransportProblem(400, "malformed-request",
-                                                            "malformed HTTP body: " + ec.message()), version);
+            co_await WriteAndClose(socket, *watchdog,
+                                   TransportProblem(400, "malformed-request",
+                                                    "malformed HTTP body: " + ec.message()), version);
           }
           break;
         }
       }
-      stream.expires_never();
 
       bhttp::request<bhttp::string_body> request = parser.release();
       bool keep_alive = request.keep_alive();
@@ -394,13 +446,14 @@ struct Server::Impl {
         out.prepare_payload();
         if (head) out.body().clear();  // Content-Length still announces the GET body's size
       }
-      stream.expires_after(options.body_timeout);
-      co_await bhttp::async_write(stream, out, asio::redirect_error(asio::use_awaitable, ec));
+      watchdog->Arm(options.body_timeout);
+      co_await bhttp::async_write(socket, out, asio::redirect_error(asio::use_awaitable, ec));
+      watchdog->Disarm();
       if (ec || !keep_alive) break;
     }
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
   }
 
   // Builds the context, routes, runs the handler, records metrics. Never throws.

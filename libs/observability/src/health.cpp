@@ -39,7 +39,8 @@ HealthRegistry::Report HealthRegistry::Run() const {
       entry.detail = "check threw an unknown exception";
     }
     entry.latency_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
     if (!entry.up && entry.critical) report.ready = false;
     report.checks.push_back(std::move(entry));
   }
@@ -47,7 +48,8 @@ HealthRegistry::Report HealthRegistry::Run() const {
 }
 
 std::string HealthRegistry::ToJson(const Report& report) {
-  std::string out = report.ready ? R"({"status":"ready","checks":[)" : R"({"status":"not_ready","checks":[)";
+  std::string out =
+      report.ready ? R"({"status":"ready","checks":[)" : R"({"status":"not_ready","checks":[)";
   for (size_t i = 0; i < report.checks.size(); ++i) {
     const Entry& e = report.checks[i];
     if (i > 0) out += ',';

@@ -38,7 +38,8 @@ TEST(HealthRegistry, IsNotReadyWhenACriticalCheckIsDown) {
 TEST(HealthRegistry, StaysReadyWhenOnlyANonCriticalCheckIsDown) {
   HealthRegistry health;
   health.Add("sqlite", [] { return CheckResult::Up(); });
-  health.Add("recommendations", [] { return CheckResult::Down("timeout"); }, false);
+  health.Add(
+      "recommendations", [] { return CheckResult::Down("timeout"); }, false);
 
   auto report = health.Run();
 
@@ -63,7 +64,8 @@ TEST(HealthRegistry, CountsAThrowingCheckAsDown) {
 TEST(HealthRegistry, ToJsonProducesTheDocumentedShape) {
   HealthRegistry health;
   health.Add("sqlite", [] { return CheckResult::Up(); });
-  health.Add("cache \"redis\"", [] { return CheckResult::Down("line1\nline2"); }, false);
+  health.Add(
+      "cache \"redis\"", [] { return CheckResult::Down("line1\nline2"); }, false);
   health.Add("nats", [] { return CheckResult::Down("down"); });
 
   auto json = boost::json::parse(HealthRegistry::ToJson(health.Run())).as_object();

@@ -57,8 +57,11 @@ TEST(Logger, WritesOneJsonObjectPerLineWithIdsAndFields) {
   LogCapture capture(LogLevel::kDebug);
 
   Logger({"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "corr-1"})
-      .Warn("payment declined", {{"order_id", "o-42"}, {"attempt", 2}, {"amount", 12.5},
-                                 {"retry", true}, {"big", uint64_t{18446744073709551615ULL}}});
+      .Warn("payment declined", {{"order_id", "o-42"},
+                                 {"attempt", 2},
+                                 {"amount", 12.5},
+                                 {"retry", true},
+                                 {"big", uint64_t{18446744073709551615ULL}}});
   auto lines = capture.Finish();
 
   ASSERT_EQ(lines.size(), 1u);
@@ -127,9 +130,16 @@ TEST(Logger, SetLogLevelChangesFilteringAtRunTime) {
 TEST(Logger, EscapesHostileStringsIntoValidJson) {
   LogCapture capture(LogLevel::kInfo);
   const std::string hostile = std::string("quote\" back\\ nl\n tab\t bell\x07 nul") + '\0' + "end";
-  const std::string invalid_utf8 = "a\xff" "b\xc3" "c\xe2\x82" "d\xed\xa0\x80" "e\xc0\xaf" "f";
+  const std::string invalid_utf8 =
+      "a\xff"
+      "b\xc3"
+      "c\xe2\x82"
+      "d\xed\xa0\x80"
+      "e\xc0\xaf"
+      "f";
 
-  LogInfo(hostile, {{"k\"ey", hostile}, {"bad", invalid_utf8}, {"ok", "caf\xc3\xa9 \xf0\x9f\x98\x80"}});
+  LogInfo(hostile,
+          {{"k\"ey", hostile}, {"bad", invalid_utf8}, {"ok", "caf\xc3\xa9 \xf0\x9f\x98\x80"}});
   auto lines = capture.Finish();
 
   ASSERT_EQ(lines.size(), 1u);
@@ -145,7 +155,9 @@ TEST(Logger, EscapesHostileStringsIntoValidJson) {
 TEST(Logger, WritesNonFiniteDoublesAsNull) {
   LogCapture capture(LogLevel::kInfo);
 
-  LogInfo("x", {{"nan", std::nan("")}, {"inf", std::numeric_limits<double>::infinity()}, {"third", 0.1}});
+  LogInfo(
+      "x",
+      {{"nan", std::nan("")}, {"inf", std::numeric_limits<double>::infinity()}, {"third", 0.1}});
   auto lines = capture.Finish();
 
   ASSERT_EQ(lines.size(), 1u);

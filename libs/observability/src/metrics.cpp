@@ -30,10 +30,14 @@ constexpr size_t kMaxSummaryWindow = 10'000;
 std::string_view KindName(int kind) {
   switch (kind) {
     case kCounterKind:
-    case kCallbackCounterKind: return "counter";
-    case kHistogramKind: return "histogram";
-    case kSummaryKind: return "summary";
-    default: return "gauge";
+    case kCallbackCounterKind:
+      return "counter";
+    case kHistogramKind:
+      return "histogram";
+    case kSummaryKind:
+      return "summary";
+    default:
+      return "gauge";
   }
 }
 
@@ -81,10 +85,14 @@ void AppendNumber(std::string& out, double v) {
 
 void AppendEscaped(std::string& out, std::string_view text, bool escape_quotes) {
   for (char c : text) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '"' && escape_quotes) out += "\\\"";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && escape_quotes)
+      out += "\\\"";
+    else
+      out += c;
   }
 }
 
@@ -153,7 +161,8 @@ void Histogram::Observe(double v) {
     index = 0;
     while (index < bounds_.size() && !(v <= bounds_[index])) ++index;
   } else {
-    index = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+    index =
+        static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
     if (std::isnan(v)) index = bounds_.size();
   }
   buckets_[index].fetch_add(1, std::memory_order_relaxed);
@@ -250,7 +259,8 @@ Registry::Entry& Registry::Find(const std::string& name, int kind,
   if (!ValidMetricName(name)) throw std::invalid_argument("invalid metric name: " + name);
   for (const std::string& label : labels) {
     if (!ValidLabelName(label)) throw std::invalid_argument("invalid label name: " + label);
-    if ((kind == kHistogramKind && label == "le") || (kind == kSummaryKind && label == "quantile")) {
+    if ((kind == kHistogramKind && label == "le") ||
+        (kind == kSummaryKind && label == "quantile")) {
       throw std::invalid_argument("metric " + name + ": label name " + label + " is reserved");
     }
   }
@@ -278,9 +288,9 @@ Family<Counter>& Registry::AddCounter(std::string name, std::string help,
   Entry& entry = Find(name, kCounterKind, labels);
   if (!entry.counter) {
     entry.help = help;
-    entry.counter = std::make_unique<Family<Counter>>(std::move(name), std::move(help),
-                                                      std::move(labels),
-                                                      [] { return std::make_unique<Counter>(); });
+    entry.counter =
+        std::make_unique<Family<Counter>>(std::move(name), std::move(help), std::move(labels),
+                                          [] { return std::make_unique<Counter>(); });
     // An unlabelled metric is exposed (as 0) from registration on, like the Prometheus clients.
     if (entry.labels.empty()) entry.counter->WithLabels({});
   }
@@ -293,9 +303,9 @@ Family<Gauge>& Registry::AddGauge(std::string name, std::string help,
   Entry& entry = Find(name, kGaugeKind, labels);
   if (!entry.gauge) {
     entry.help = help;
-    entry.gauge = std::make_unique<Family<Gauge>>(std::move(name), std::move(help),
-                                                  std::move(labels),
-                                                  [] { return std::make_unique<Gauge>(); });
+    entry.gauge =
+        std::make_unique<Family<Gauge>>(std::move(name), std::move(help), std::move(labels),
+                                        [] { return std::make_unique<Gauge>(); });
     if (entry.labels.empty()) entry.gauge->WithLabels({});
   }
   return *entry.gauge;
@@ -502,7 +512,8 @@ void RegisterProcessMetrics(Registry& registry) {
         const std::vector<std::string> fields = StatFields();
         if (fields.size() < 13) return std::nan("");
         const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-        return (std::strtod(fields[11].c_str(), nullptr) + std::strtod(fields[12].c_str(), nullptr)) /
+        return (std::strtod(fields[11].c_str(), nullptr) +
+                std::strtod(fields[12].c_str(), nullptr)) /
                ticks;
       },
       true);

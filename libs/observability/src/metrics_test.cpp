@@ -19,7 +19,8 @@ namespace {
 double SampleValue(const std::string& text, const std::string& series) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind(series + " ", 0) == 0) return std::strtod(line.c_str() + series.size() + 1, nullptr);
+    if (line.rfind(series + " ", 0) == 0)
+      return std::strtod(line.c_str() + series.size() + 1, nullptr);
   }
   ADD_FAILURE() << "no sample " << series << " in:\n" << text;
   return std::nan("");
@@ -27,7 +28,8 @@ double SampleValue(const std::string& text, const std::string& series) {
 
 size_t Occurrences(const std::string& text, const std::string& needle) {
   size_t count = 0;
-  for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++count;
+  for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
+    ++count;
   return count;
 }
 
@@ -141,10 +143,13 @@ TEST(Summary, KeepsABoundedWindowDroppingTheOldest) {
 TEST(Registry, ExposesTheTextFormatExactly) {
   Registry registry;
   FakeClock clock;
-  auto& requests = registry.AddCounter("mercato_test_requests_total", "Requests handled.", {"method", "code"});
+  auto& requests =
+      registry.AddCounter("mercato_test_requests_total", "Requests handled.", {"method", "code"});
   requests.WithLabels({"POST", "500"}).Inc();
   requests.WithLabels({"GET", "200"}).Inc(3);
-  registry.AddGauge("mercato_test_temperature_celsius", "Current temperature.").WithLabels({}).Set(-1.5);
+  registry.AddGauge("mercato_test_temperature_celsius", "Current temperature.")
+      .WithLabels({})
+      .Set(-1.5);
   auto& latency = registry.AddHistogram("mercato_test_latency_seconds", "Latency.", {}, {0.1, 1});
   for (double v : {0.0625, 0.5, 2.0}) latency.WithLabels({}).Observe(v);
   auto& sizes = registry.AddSummary("mercato_test_size_bytes", "Sizes.", {}, {0.5, 0.9},
@@ -183,22 +188,27 @@ TEST(Registry, LabelledHistogramPutsLeLast) {
   family.WithLabels({"/a"}).Observe(0.5);
   const std::string text = registry.Expose();
 
-  EXPECT_NE(text.find("mercato_test_seconds_bucket{route=\"/a\",le=\"1\"} 1\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("mercato_test_seconds_bucket{route=\"/a\",le=\"+Inf\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("mercato_test_seconds_bucket{route=\"/a\",le=\"1\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("mercato_test_seconds_bucket{route=\"/a\",le=\"+Inf\"} 1\n"),
+            std::string::npos);
   EXPECT_NE(text.find("mercato_test_seconds_sum{route=\"/a\"} 0.5\n"), std::string::npos);
   EXPECT_NE(text.find("mercato_test_seconds_count{route=\"/a\"} 1\n"), std::string::npos);
 }
 
 TEST(Registry, EscapesLabelValuesAndHelp) {
   Registry registry;
-  auto& family = registry.AddCounter("mercato_test_total", "Line one\nback\\slash \"quoted\"", {"path"});
+  auto& family =
+      registry.AddCounter("mercato_test_total", "Line one\nback\\slash \"quoted\"", {"path"});
 
   family.WithLabels({"a\"b\\c\nd"}).Inc();
   const std::string text = registry.Expose();
 
-  EXPECT_NE(text.find("# HELP mercato_test_total Line one\\nback\\\\slash \"quoted\"\n"), std::string::npos)
+  EXPECT_NE(text.find("# HELP mercato_test_total Line one\\nback\\\\slash \"quoted\"\n"),
+            std::string::npos)
       << text;
-  EXPECT_NE(text.find("mercato_test_total{path=\"a\\\"b\\\\c\\nd\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("mercato_test_total{path=\"a\\\"b\\\\c\\nd\"} 1\n"), std::string::npos)
+      << text;
 }
 
 TEST(Registry, FormatsSpecialAndLargeNumbers) {
@@ -242,7 +252,8 @@ TEST(Registry, ClashingRegistrationThrows) {
   EXPECT_THROW(registry.AddGauge("mercato_test_total", "help", {"a"}), std::logic_error);
   EXPECT_THROW(registry.AddCounter("mercato_test_total", "help", {"b"}), std::logic_error);
   EXPECT_THROW(registry.AddCounter("mercato_test_total", "help", {}), std::logic_error);
-  EXPECT_THROW(registry.AddCallback("mercato_test_total", "help", [] { return 1.0; }, true),
+  EXPECT_THROW(registry.AddCallback(
+                   "mercato_test_total", "help", [] { return 1.0; }, true),
                std::logic_error);
 }
 
@@ -275,10 +286,10 @@ TEST(RegisterProcessMetrics, IsIdempotentAndReadsProc) {
   RegisterProcessMetrics(registry);
   const std::string text = registry.Expose();
 
-  for (const char* name : {"process_resident_memory_bytes", "process_virtual_memory_bytes",
-                           "process_open_fds", "process_max_fds", "process_threads",
-                           "process_cpu_seconds_total", "process_start_time_seconds",
-                           "process_uptime_seconds"}) {
+  for (const char* name :
+       {"process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds",
+        "process_max_fds", "process_threads", "process_cpu_seconds_total",
+        "process_start_time_seconds", "process_uptime_seconds"}) {
     EXPECT_EQ(Occurrences(text, std::string("# TYPE ") + name + " "), 1u) << name;
     EXPECT_GE(SampleValue(text, name), 0) << name;
   }
@@ -297,15 +308,17 @@ TEST(Registry, ExpositionPassesPromtool) {
       << kPromtool << " is missing: install the prometheus package; this check must not be skipped";
   Registry registry;
   FakeClock clock;
-  auto& requests = registry.AddCounter("mercato_test_requests_total", "Requests handled.", {"method", "code"});
+  auto& requests =
+      registry.AddCounter("mercato_test_requests_total", "Requests handled.", {"method", "code"});
   requests.WithLabels({"GET", "200"}).Inc(3);
   requests.WithLabels({"PO\"ST", "5\\0\n0"}).Inc();
   registry.AddGauge("mercato_test_in_flight_requests", "Requests in flight.").WithLabels({}).Set(2);
-  auto& latency = registry.AddHistogram("mercato_test_request_duration_seconds", "Request latency.", {"route"});
+  auto& latency =
+      registry.AddHistogram("mercato_test_request_duration_seconds", "Request latency.", {"route"});
   latency.WithLabels({"/items/{id}"}).Observe(0.02);
   latency.WithLabels({"/health"}).Observe(12);
-  auto& sizes = registry.AddSummary("mercato_test_response_size_bytes", "Response sizes.", {"route"},
-                                    {0.5, 0.9, 0.99}, std::chrono::minutes(1), clock);
+  auto& sizes = registry.AddSummary("mercato_test_response_size_bytes", "Response sizes.",
+                                    {"route"}, {0.5, 0.9, 0.99}, std::chrono::minutes(1), clock);
   sizes.WithLabels({"/items"}).Observe(512);
   sizes.WithLabels({"/empty"});  // NaN quantiles must be accepted too
   RegisterProcessMetrics(registry);
@@ -313,7 +326,8 @@ TEST(Registry, ExpositionPassesPromtool) {
                     ("mercato_promtool_" + std::to_string(::getpid()) + ".prom");
   std::ofstream(path) << registry.Expose();
 
-  const std::string command = std::string(kPromtool) + " check metrics < " + path.string() + " 2>&1";
+  const std::string command =
+      std::string(kPromtool) + " check metrics < " + path.string() + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;
@@ -330,7 +344,8 @@ TEST(Registry, ExpositionPassesPromtool) {
 TEST(Registry, ConcurrentUpdatesGiveExactTotals) {
   Registry registry;
   Counter& counter = registry.AddCounter("mercato_test_total", "c").WithLabels({});
-  Histogram& histogram = registry.AddHistogram("mercato_test_seconds", "h", {}, {0.5, 2}).WithLabels({});
+  Histogram& histogram =
+      registry.AddHistogram("mercato_test_seconds", "h", {}, {0.5, 2}).WithLabels({});
   constexpr int kThreads = 4;
   constexpr int kIterations = 100'000;
 

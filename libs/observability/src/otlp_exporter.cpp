@@ -75,9 +75,18 @@ void AppendSpan(std::string& out, const Span& span) {
 OtlpExporter::OtlpExporter(Options options, Transport transport, Registry& metrics)
     : options_(std::move(options)),
       transport_(std::move(transport)),
-      exported_(metrics.AddCounter("mercato_otlp_spans_exported_total", "Spans sent to the OTLP collector.").WithLabels({})),
-      dropped_(metrics.AddCounter("mercato_otlp_spans_dropped_total", "Spans dropped because the export queue was full.").WithLabels({})),
-      failed_(metrics.AddCounter("mercato_otlp_export_failures_total", "OTLP export requests that failed; their spans are lost.").WithLabels({})) {
+      exported_(
+          metrics
+              .AddCounter("mercato_otlp_spans_exported_total", "Spans sent to the OTLP collector.")
+              .WithLabels({})),
+      dropped_(metrics
+                   .AddCounter("mercato_otlp_spans_dropped_total",
+                               "Spans dropped because the export queue was full.")
+                   .WithLabels({})),
+      failed_(metrics
+                  .AddCounter("mercato_otlp_export_failures_total",
+                              "OTLP export requests that failed; their spans are lost.")
+                  .WithLabels({})) {
   if (options_.max_batch == 0) options_.max_batch = 1;
   thread_ = std::thread([this] { Loop(); });
 }
@@ -161,7 +170,8 @@ void OtlpExporter::Loop() {
 std::string OtlpExporter::Encode(const std::string& service_name, const std::vector<Span>& spans) {
   std::string out;
   out.reserve(256 + spans.size() * 320);
-  out += R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":)";
+  out +=
+      R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":)";
   AppendString(out, service_name);
   out += R"(}}]},"scopeSpans":[{"scope":{"name":"mercato"},"spans":[)";
   for (size_t i = 0; i < spans.size(); ++i) {

@@ -16,7 +16,8 @@ Span MakeSpan(std::string name, bool with_parent = true) {
   span.name = std::move(name);
   span.kind = SpanKind::kServer;
   span.context = *TraceContext::Parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-  if (with_parent) span.parent = std::array<uint8_t, 8>{0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31};
+  if (with_parent)
+    span.parent = std::array<uint8_t, 8>{0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31};
   span.start = WallTime(std::chrono::seconds(1'700'000'000));
   span.end = span.start + 1500us;
   return span;
@@ -98,8 +99,9 @@ TEST(OtlpExporter, EncodesTheOtlpJsonStructure) {
 TEST(OtlpExporter, DeliversEverySpanAfterFlush) {
   Registry registry;
   CapturingTransport transport;
-  OtlpExporter exporter({.service_name = "svc", .max_queue = 100, .max_batch = 4, .flush_interval = 1h},
-                        transport.Get(), registry);
+  OtlpExporter exporter(
+      {.service_name = "svc", .max_queue = 100, .max_batch = 4, .flush_interval = 1h},
+      transport.Get(), registry);
 
   for (int i = 0; i < 10; ++i) exporter.Export(MakeSpan("span" + std::to_string(i)));
   exporter.Flush();
@@ -115,8 +117,9 @@ TEST(OtlpExporter, DeliversEverySpanAfterFlush) {
 TEST(OtlpExporter, SendsAPartialBatchAfterTheFlushInterval) {
   Registry registry;
   CapturingTransport transport;
-  OtlpExporter exporter({.service_name = "svc", .max_queue = 100, .max_batch = 100, .flush_interval = 20ms},
-                        transport.Get(), registry);
+  OtlpExporter exporter(
+      {.service_name = "svc", .max_queue = 100, .max_batch = 100, .flush_interval = 20ms},
+      transport.Get(), registry);
 
   exporter.Export(MakeSpan("lonely"));
   const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -132,8 +135,9 @@ TEST(OtlpExporter, DestructorSendsWhatIsQueued) {
   CapturingTransport transport;
 
   {
-    OtlpExporter exporter({.service_name = "svc", .max_queue = 100, .max_batch = 50, .flush_interval = 1h},
-                          transport.Get(), registry);
+    OtlpExporter exporter(
+        {.service_name = "svc", .max_queue = 100, .max_batch = 50, .flush_interval = 1h},
+        transport.Get(), registry);
     for (int i = 0; i < 3; ++i) exporter.Export(MakeSpan("s"));
   }
 
@@ -153,12 +157,18 @@ TEST(OtlpExporter, DropsAndCountsSpansWhenTheQueueIsFull) {
     changed.notify_all();
     changed.wait(lock, [&] { return release; });
     delivered += static_cast<int>(boost::json::parse(body)
-                                      .at("resourceSpans").at(0).at("scopeSpans").at(0)
-                                      .at("spans").as_array().size());
+                                      .at("resourceSpans")
+                                      .at(0)
+                                      .at("scopeSpans")
+                                      .at(0)
+                                      .at("spans")
+                                      .as_array()
+                                      .size());
     return true;
   };
-  OtlpExporter exporter({.service_name = "svc", .max_queue = 2, .max_batch = 1, .flush_interval = 1h},
-                        blocking, registry);
+  OtlpExporter exporter(
+      {.service_name = "svc", .max_queue = 2, .max_batch = 1, .flush_interval = 1h}, blocking,
+      registry);
 
   exporter.Export(MakeSpan("in-flight"));
   {
@@ -185,12 +195,13 @@ TEST(OtlpExporter, DropsAndCountsSpansWhenTheQueueIsFull) {
 TEST(OtlpExporter, CountsFailedExportsAndDropsTheBatch) {
   Registry registry;
   std::atomic<int> calls{0};
-  OtlpExporter exporter({.service_name = "svc", .max_queue = 100, .max_batch = 2, .flush_interval = 1h},
-                        [&calls](const std::string&) {
-                          ++calls;
-                          return false;
-                        },
-                        registry);
+  OtlpExporter exporter(
+      {.service_name = "svc", .max_queue = 100, .max_batch = 2, .flush_interval = 1h},
+      [&calls](const std::string&) {
+        ++calls;
+        return false;
+      },
+      registry);
 
   for (int i = 0; i < 4; ++i) exporter.Export(MakeSpan("s"));
   exporter.Flush();
@@ -202,9 +213,9 @@ TEST(OtlpExporter, CountsFailedExportsAndDropsTheBatch) {
 
 TEST(OtlpExporter, TreatsAThrowingTransportAsAFailure) {
   Registry registry;
-  OtlpExporter exporter({.service_name = "svc", .max_queue = 100, .max_batch = 1, .flush_interval = 1h},
-                        [](const std::string&) -> bool { throw std::runtime_error("connect failed"); },
-                        registry);
+  OtlpExporter exporter(
+      {.service_name = "svc", .max_queue = 100, .max_batch = 1, .flush_interval = 1h},
+      [](const std::string&) -> bool { throw std::runtime_error("connect failed"); }, registry);
 
   exporter.Export(MakeSpan("s"));
   exporter.Flush();

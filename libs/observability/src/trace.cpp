@@ -181,7 +181,8 @@ void SpanRecorder::End() {
   ended_ = true;
   span_.end = std::chrono::system_clock::now();
   // The exporter may have been removed since the span started; then the span is simply lost.
-  if (std::shared_ptr<SpanExporter> exporter = GetSpanExporter()) exporter->Export(std::move(span_));
+  if (std::shared_ptr<SpanExporter> exporter = GetSpanExporter())
+    exporter->Export(std::move(span_));
 }
 
 }  // namespace mercato::obs

@@ -26,7 +26,9 @@ class CapturingExporter final : public SpanExporter {
 // Installs an exporter for one test and always removes it, so tests do not leak global state.
 class ScopedExporter {
  public:
-  explicit ScopedExporter(std::shared_ptr<SpanExporter> exporter) { SetSpanExporter(std::move(exporter)); }
+  explicit ScopedExporter(std::shared_ptr<SpanExporter> exporter) {
+    SetSpanExporter(std::move(exporter));
+  }
   ~ScopedExporter() { SetSpanExporter(nullptr); }
 };
 
@@ -55,25 +57,25 @@ TEST(TraceContext, ExposesIdsAndSampledFlag) {
 TEST(TraceContext, RejectsInvalidForms) {
   const char* kInvalid[] = {
       "",
-      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  // upper-case trace id
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01",  // upper-case span id
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A",  // upper-case flags
-      "0A-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // upper-case version
-      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  // all-zero trace id
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  // all-zero span id
-      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // forbidden version
-      "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",   // short trace id
-      "00-4bf92f3577b34da6a3ce929d0e0e47366-00f067aa0ba902b7-01", // long trace id
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b-01",   // short span id
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",   // short flags
-      "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // bad separator
-      "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",  // bad separator
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7_01",  // bad separator
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",       // upper-case trace id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01",       // upper-case span id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A",       // upper-case flags
+      "0A-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",       // upper-case version
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",       // all-zero trace id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",       // all-zero span id
+      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",       // forbidden version
+      "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",        // short trace id
+      "00-4bf92f3577b34da6a3ce929d0e0e47366-00f067aa0ba902b7-01",      // long trace id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b-01",        // short span id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",        // short flags
+      "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",       // bad separator
+      "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",       // bad separator
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7_01",       // bad separator
       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",      // v00 with extra
       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what",  // v00 with extra
       "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01what",   // future, no '-'
-      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902g7-01",  // not hex
-      "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   // short version
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902g7-01",       // not hex
+      "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // short version
   };
   for (const char* header : kInvalid) {
     EXPECT_FALSE(TraceContext::Parse(header).has_value()) << header;
@@ -81,7 +83,8 @@ TEST(TraceContext, RejectsInvalidForms) {
 }
 
 TEST(TraceContext, AcceptsFutureVersionWithExtraFields) {
-  auto ctx = TraceContext::Parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future");
+  auto ctx = TraceContext::Parse(
+      "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future");
   auto exact = TraceContext::Parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 
   ASSERT_TRUE(ctx.has_value());
@@ -137,7 +140,8 @@ TEST(SpanRecorder, ExportsAChildSpanWithParentIdOnScopeExit) {
   EXPECT_EQ(*span.parent, parent.span_id);
   EXPECT_LE(span.start, span.end);
   ASSERT_EQ(span.attributes.size(), 1u);
-  EXPECT_EQ(span.attributes[0], std::make_pair(std::string("http.route"), std::string("/items/{id}")));
+  EXPECT_EQ(span.attributes[0],
+            std::make_pair(std::string("http.route"), std::string("/items/{id}")));
   EXPECT_TRUE(span.error);
   EXPECT_EQ(span.status_message, "boom");
 }

@@ -25,7 +25,8 @@ Transaction::~Transaction() {
 }
 
 Result<void> Transaction::Commit() {
-  if (connection_ == nullptr) return Error{ErrorCode::kFailedPrecondition, "transaction is not active"};
+  if (connection_ == nullptr)
+    return Error{ErrorCode::kFailedPrecondition, "transaction is not active"};
   auto committed = connection_->Commit();
   // A failed COMMIT leaves the transaction to the destructor, which rolls it back.
   if (committed) connection_ = nullptr;
@@ -33,7 +34,8 @@ Result<void> Transaction::Commit() {
 }
 
 Result<void> Transaction::Rollback() {
-  if (connection_ == nullptr) return Error{ErrorCode::kFailedPrecondition, "transaction is not active"};
+  if (connection_ == nullptr)
+    return Error{ErrorCode::kFailedPrecondition, "transaction is not active"};
   return std::exchange(connection_, nullptr)->Rollback();
 }
 

@@ -21,15 +21,19 @@ constexpr std::string_view kCreateTable =
     " checksum TEXT NOT NULL,"
     " applied_at TEXT NOT NULL)";
 
-std::string Label(const Migration& m) { return "migration " + std::to_string(m.version) + " (" + m.name + ")"; }
+std::string Label(const Migration& m) {
+  return "migration " + std::to_string(m.version) + " (" + m.name + ")";
+}
 
 Error ChecksumChanged(const Migration& m, std::string_view recorded, std::string_view now) {
   return Error{ErrorCode::kFailedPrecondition,
-               Label(m) + " was changed after it was applied (recorded " + std::string(recorded) + ", now " +
-                   std::string(now) + "); add a new migration instead"};
+               Label(m) + " was changed after it was applied (recorded " + std::string(recorded) +
+                   ", now " + std::string(now) + "); add a new migration instead"};
 }
 
-bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+}
 
 }  // namespace
 
@@ -48,15 +52,17 @@ std::string MigrationChecksum(std::string_view sql) {
 Result<int> ApplyMigrations(Database& db, const std::vector<Migration>& migrations) {
   std::vector<const Migration*> ordered;
   for (const auto& m : migrations) ordered.push_back(&m);
-  std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->version < b->version; });
+  std::sort(ordered.begin(), ordered.end(),
+            [](auto* a, auto* b) { return a->version < b->version; });
   for (size_t i = 0; i < ordered.size(); ++i) {
     if (ordered[i]->version <= 0) {
-      return Error{ErrorCode::kFailedPrecondition, Label(*ordered[i]) + ": versions must be positive"};
+      return Error{ErrorCode::kFailedPrecondition,
+                   Label(*ordered[i]) + ": versions must be positive"};
     }
     if (i > 0 && ordered[i]->version == ordered[i - 1]->version) {
-      return Error{ErrorCode::kFailedPrecondition, "duplicate migration version " +
-                                                       std::to_string(ordered[i]->version) + ": " +
-                                                       ordered[i - 1]->name + " and " + ordered[i]->name};
+      return Error{ErrorCode::kFailedPrecondition,
+                   "duplicate migration version " + std::to_string(ordered[i]->version) + ": " +
+                       ordered[i - 1]->name + " and " + ordered[i]->name};
     }
   }
 
@@ -65,14 +71,16 @@ Result<int> ApplyMigrations(Database& db, const std::vector<Migration>& migratio
 
   // Check every recorded checksum before applying anything, so an edited old migration stops
   // start-up before newer ones run on top of it.
-  auto recorded = db.WriteBlocking([](Connection& c) { return c.Query("SELECT version, checksum FROM schema_migrations"); });
+  auto recorded = db.WriteBlocking(
+      [](Connection& c) { return c.Query("SELECT version, checksum FROM schema_migrations"); });
   if (!recorded) return std::move(recorded).error();
   std::map<int64_t, std::string> applied;
   for (const Row& row : *recorded) applied.emplace(row.Int(0), row.String(1));
   for (const Migration* m : ordered) {
     auto it = applied.find(m->version);
     if (it == applied.end()) continue;
-    if (const std::string now = MigrationChecksum(m->sql); it->second != now) return ChecksumChanged(*m, it->second, now);
+    if (const std::string now = MigrationChecksum(m->sql); it->second != now)
+      return ChecksumChanged(*m, it->second, now);
   }
 
   int count = 0;
@@ -83,7 +91,8 @@ Result<int> ApplyMigrations(Database& db, const std::vector<Migration>& migratio
     // applied but unrecorded. The version is checked again inside the transaction because another
     // process sharing the file may have applied it since the check above.
     auto ran = db.TransactBlocking([&](Connection& c) -> Result<bool> {
-      auto existing = c.Query("SELECT checksum FROM schema_migrations WHERE version = $1", {int64_t{m->version}});
+      auto existing = c.Query("SELECT checksum FROM schema_migrations WHERE version = $1",
+                              {int64_t{m->version}});
       if (!existing) return std::move(existing).error();
       if (!existing->empty()) {
         const std::string recorded_checksum = (*existing)[0].String(0);
@@ -93,8 +102,10 @@ Result<int> ApplyMigrations(Database& db, const std::vector<Migration>& migratio
       if (auto script = c.ExecuteScript(m->sql); !script) {
         return Error{script.error().code, Label(*m) + " failed: " + script.error().message};
       }
-      auto inserted = c.Execute("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-                                {int64_t{m->version}, m->name, checksum, FormatRfc3339(Clock::Real().WallNow())});
+      auto inserted = c.Execute(
+          "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, "
+          "$4)",
+          {int64_t{m->version}, m->name, checksum, FormatRfc3339(Clock::Real().WallNow())});
       if (!inserted) return std::move(inserted).error();
       return true;
     });
@@ -122,24 +133,29 @@ Result<std::vector<Migration>> LoadMigrations(const std::string& directory) {
     while (digits < stem.size() && std::isdigit(static_cast<unsigned char>(stem[digits]))) ++digits;
     int version = 0;
     auto [ptr, parse_ec] = std::from_chars(stem.data(), stem.data() + digits, version);
-    const std::string_view name = digits < stem.size() ? stem.substr(digits + 1) : std::string_view();
+    const std::string_view name =
+        digits < stem.size() ? stem.substr(digits + 1) : std::string_view();
     if (digits == 0 || parse_ec != std::errc() || ptr != stem.data() + digits || version <= 0 ||
         stem[digits] != '_' || name.empty() || !std::all_of(name.begin(), name.end(), IsNameChar)) {
       return Error{ErrorCode::kInvalidArgument,
-                   "migration file '" + file + "' is not named NNN_name.sql (name: letters, digits, _ and -)"};
+                   "migration file '" + file +
+                       "' is not named NNN_name.sql (name: letters, digits, _ and -)"};
     }
     if (auto [previous, inserted] = files_by_version.emplace(version, file); !inserted) {
-      return Error{ErrorCode::kInvalidArgument, "migration files '" + previous->second + "' and '" + file +
-                                                    "' have the same version " + std::to_string(version)};
+      return Error{ErrorCode::kInvalidArgument, "migration files '" + previous->second + "' and '" +
+                                                    file + "' have the same version " +
+                                                    std::to_string(version)};
     }
     std::ifstream in(path, std::ios::binary);
     std::ostringstream sql;
     sql << in.rdbuf();
-    if (!in) return Error{ErrorCode::kInternal, "cannot read migration file '" + path.string() + "'"};
+    if (!in)
+      return Error{ErrorCode::kInternal, "cannot read migration file '" + path.string() + "'"};
     migrations.push_back(Migration{version, std::string(name), sql.str()});
   }
   if (ec) return Error{ErrorCode::kInternal, "cannot list '" + directory + "': " + ec.message()};
-  std::sort(migrations.begin(), migrations.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  std::sort(migrations.begin(), migrations.end(),
+            [](const auto& a, const auto& b) { return a.version < b.version; });
   return migrations;
 }
 

@@ -21,7 +21,7 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
-#include <boost/asio/this_coroutine.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace mercato::storage {
@@ -48,12 +48,16 @@ std::string Excerpt(std::string_view sql) {
 }
 
 ErrorCode CodeFor(int rc) {
-  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return ErrorCode::kAlreadyExists;
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+    return ErrorCode::kAlreadyExists;
   switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT: return ErrorCode::kFailedPrecondition;
+    case SQLITE_CONSTRAINT:
+      return ErrorCode::kFailedPrecondition;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return ErrorCode::kUnavailable;
-    default: return ErrorCode::kInternal;
+    case SQLITE_LOCKED:
+      return ErrorCode::kUnavailable;
+    default:
+      return ErrorCode::kInternal;
   }
 }
 
@@ -122,8 +126,8 @@ class StatementCache {
     if (sql.size() > static_cast<size_t>(INT_MAX)) return Misuse("statement too long", sql);
     sqlite3_stmt* stmt = nullptr;
     const char* tail = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                                &stmt, &tail);
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
     if (rc != SQLITE_OK) return SqliteError(db_, rc, sql);
     if (stmt == nullptr) return Error{ErrorCode::kInvalidArgument, "sqlite: empty statement"};
     // A second statement would be silently ignored by SQLite; trailing comments are fine.
@@ -161,11 +165,13 @@ size_t PlaceholderNumber(const char* name) {
 // works; each distinct $N has one index, and the name is how we find which value it takes.
 // Strings and blobs are bound without copying: ResetOnExit clears the bindings before the
 // parameters go out of scope.
-Result<void> Bind(sqlite3* db, sqlite3_stmt* stmt, const std::vector<Value>& params, std::string_view sql) {
+Result<void> Bind(sqlite3* db, sqlite3_stmt* stmt, const std::vector<Value>& params,
+                  std::string_view sql) {
   const int count = sqlite3_bind_parameter_count(stmt);
   if (static_cast<size_t>(count) != params.size()) {
     return Error{ErrorCode::kInvalidArgument, "sqlite: statement uses " + std::to_string(count) +
-                                                  " distinct placeholders but " + std::to_string(params.size()) +
+                                                  " distinct placeholders but " +
+                                                  std::to_string(params.size()) +
                                                   " parameters were given [" + Excerpt(sql) + "]"};
   }
   for (size_t n = 1; n <= params.size(); ++n) {
@@ -178,8 +184,9 @@ Result<void> Bind(sqlite3* db, sqlite3_stmt* stmt, const std::vector<Value>& par
         const size_t number = PlaceholderNumber(other);
         if (number == 0 || number > params.size()) {
           return Error{ErrorCode::kInvalidArgument,
-                       std::string("sqlite: placeholders must be $1..$") + std::to_string(params.size()) +
-                           ", found '" + (other ? other : "?") + "' [" + Excerpt(sql) + "]"};
+                       std::string("sqlite: placeholders must be $1..$") +
+                           std::to_string(params.size()) + ", found '" + (other ? other : "?") +
+                           "' [" + Excerpt(sql) + "]"};
         }
       }
       return Misuse(name + " is not used", sql);
@@ -193,11 +200,13 @@ Result<void> Bind(sqlite3* db, sqlite3_stmt* stmt, const std::vector<Value>& par
     } else if (const auto* d = std::get_if<double>(&value)) {
       rc = sqlite3_bind_double(stmt, index, *d);
     } else if (const auto* s = std::get_if<std::string>(&value)) {
-      rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), nullptr /* SQLITE_STATIC */, SQLITE_UTF8);
+      rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), nullptr /* SQLITE_STATIC */,
+                               SQLITE_UTF8);
     } else if (const auto* b = std::get_if<Blob>(&value)) {
       // A zero-length blob bound from a null pointer would read back as NULL.
       rc = b->empty() ? sqlite3_bind_zeroblob(stmt, index, 0)
-                      : sqlite3_bind_blob64(stmt, index, b->data(), b->size(), nullptr /* SQLITE_STATIC */);
+                      : sqlite3_bind_blob64(stmt, index, b->data(), b->size(),
+                                            nullptr /* SQLITE_STATIC */);
     }
     if (rc != SQLITE_OK) return SqliteError(db, rc, sql);
   }
@@ -206,8 +215,10 @@ Result<void> Bind(sqlite3* db, sqlite3_stmt* stmt, const std::vector<Value>& par
 
 Value ReadColumn(sqlite3_stmt* stmt, int i) {
   switch (sqlite3_column_type(stmt, i)) {
-    case SQLITE_INTEGER: return sqlite3_column_int64(stmt, i);
-    case SQLITE_FLOAT: return sqlite3_column_double(stmt, i);
+    case SQLITE_INTEGER:
+      return sqlite3_column_int64(stmt, i);
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt, i);
     case SQLITE_TEXT: {
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
       return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
@@ -217,7 +228,8 @@ Value ReadColumn(sqlite3_stmt* stmt, int i) {
       const auto size = static_cast<size_t>(sqlite3_column_bytes(stmt, i));
       return data == nullptr ? Blob{} : Blob(data, data + size);
     }
-    default: return std::monostate{};
+    default:
+      return std::monostate{};
   }
 }
 
@@ -278,7 +290,8 @@ class SqliteConnection final : public Connection {
     while (rc == SQLITE_ROW) rc = sqlite3_step(*stmt);  // RETURNING rows are drained and dropped
     if (rc != SQLITE_DONE) return SqliteError(db_, rc, sql);
     // sqlite3_changes64 reports the last writing statement; a SELECT changed nothing.
-    return sqlite3_stmt_readonly(*stmt) != 0 ? int64_t{0} : static_cast<int64_t>(sqlite3_changes64(db_));
+    return sqlite3_stmt_readonly(*stmt) != 0 ? int64_t{0}
+                                             : static_cast<int64_t>(sqlite3_changes64(db_));
   }
 
   Result<void> ExecuteScript(std::string_view sql) override {
@@ -288,7 +301,8 @@ class SqliteConnection final : public Connection {
     if (rc == SQLITE_OK) return Ok();
     std::string reason = message != nullptr ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
-    return Error{CodeFor(sqlite3_extended_errcode(db_)), "sqlite: " + reason + " [" + Excerpt(sql) + "]"};
+    return Error{CodeFor(sqlite3_extended_errcode(db_)),
+                 "sqlite: " + reason + " [" + Excerpt(sql) + "]"};
   }
 
   Result<void> Begin(bool write) override {
@@ -315,32 +329,36 @@ class SqliteConnection final : public Connection {
   StatementCache statements_;
 };
 
-Result<std::unique_ptr<SqliteConnection>> OpenConnection(const SqliteOptions& options, bool writer) {
+Result<std::unique_ptr<SqliteConnection>> OpenConnection(const SqliteOptions& options,
+                                                         bool writer) {
   sqlite3* db = nullptr;
   // NOMUTEX: each connection is used by one storage thread at a time, so SQLite's per-connection
   // mutex would be pure overhead.
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
   const int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
-    Error error{ErrorCode::kUnavailable, "sqlite: cannot open '" + options.path + "': " +
-                                             (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc))};
+    Error error{ErrorCode::kUnavailable,
+                "sqlite: cannot open '" + options.path +
+                    "': " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc))};
     sqlite3_close_v2(db);
     return error;
   }
   auto connection = std::make_unique<SqliteConnection>(db);
   sqlite3_extended_result_codes(db, 1);
-  const auto busy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.busy_timeout).count();
+  const auto busy_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.busy_timeout).count();
   sqlite3_busy_timeout(db, static_cast<int>(std::clamp<int64_t>(busy_ms, 0, INT_MAX)));
 
   if (writer) {
     auto mode = connection->Query("PRAGMA journal_mode=WAL", {});
     if (!mode) return std::move(mode).error();
     if (mode->empty() || mode->rows[0].At(0) != Value(std::string("wal"))) {
-      return Error{ErrorCode::kFailedPrecondition, "sqlite: cannot enable WAL on '" + options.path + "'"};
+      return Error{ErrorCode::kFailedPrecondition,
+                   "sqlite: cannot enable WAL on '" + options.path + "'"};
     }
-    auto pragmas = connection->ExecuteScript(options.synchronous_full
-                                                 ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                                                 : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    auto pragmas = connection->ExecuteScript(
+        options.synchronous_full ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                                 : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
     if (!pragmas) return std::move(pragmas).error();
   } else {
     // query_only makes an accidental write through Read() fail loudly instead of racing the writer.
@@ -395,11 +413,13 @@ thread_local const SqliteDatabase* t_serving = nullptr;
 
 class SqliteDatabase final : public Database {
  public:
-  SqliteDatabase(std::unique_ptr<SqliteConnection> writer, std::vector<std::unique_ptr<SqliteConnection>> readers)
+  SqliteDatabase(std::unique_ptr<SqliteConnection> writer,
+                 std::vector<std::unique_ptr<SqliteConnection>> readers)
       : writer_(std::move(writer)), readers_(std::move(readers)) {
     threads_.emplace_back([this] { Serve(writer_queue_, *writer_); });
     for (auto& reader : readers_) {
-      threads_.emplace_back([this, connection = reader.get()] { Serve(reader_queue_, *connection); });
+      threads_.emplace_back(
+          [this, connection = reader.get()] { Serve(reader_queue_, *connection); });
     }
   }
 
@@ -425,12 +445,13 @@ class SqliteDatabase final : public Database {
  protected:
   Task<void> Dispatch(bool write, std::function<void(Connection&)> work) override {
     namespace asio = boost::asio;
-    const asio::any_io_executor executor = co_await asio::this_coroutine::executor;
+    const asio::any_io_executor executor = co_await asio::this_coro::executor;
     std::exception_ptr failure;
     // The initiation queues a job that owns the coroutine's completion handler. The job runs the
     // work on a storage thread, then posts the handler to the coroutine's executor, so the
     // coroutine resumes where it was (its io_context thread or strand), never on a storage thread.
-    // `work` and `failure` live in this coroutine's frame, which stays alive until the handler runs.
+    // `work` and `failure` live in this coroutine's frame, which stays alive until the handler
+    // runs.
     co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
         [this, write, &work, &failure, executor](auto handler) {
           // Tracked: the io_context's run() must not return while the work is away on our thread.
@@ -451,7 +472,8 @@ class SqliteDatabase final : public Database {
 
   void DispatchBlocking(bool write, std::function<void(Connection&)> work) override {
     if (t_serving == this) {
-      throw std::logic_error("blocking storage call from inside storage work would wait for itself");
+      throw std::logic_error(
+          "blocking storage call from inside storage work would wait for itself");
     }
     std::promise<void> done;
     auto finished = done.get_future();
@@ -467,7 +489,9 @@ class SqliteDatabase final : public Database {
   }
 
  private:
-  JobQueue& QueueFor(bool write) { return write || readers_.empty() ? writer_queue_ : reader_queue_; }
+  JobQueue& QueueFor(bool write) {
+    return write || readers_.empty() ? writer_queue_ : reader_queue_;
+  }
 
   void Serve(JobQueue& queue, SqliteConnection& connection) {
     t_serving = this;
@@ -488,13 +512,16 @@ class SqliteDatabase final : public Database {
 }  // namespace
 
 Result<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& options) {
-  if (options.path.empty()) return Error{ErrorCode::kInvalidArgument, "sqlite: empty database path", "path"};
+  if (options.path.empty())
+    return Error{ErrorCode::kInvalidArgument, "sqlite: empty database path", "path"};
   if (options.path == ":memory:" || options.path.rfind("file:", 0) == 0) {
     return Error{ErrorCode::kInvalidArgument,
                  "sqlite: in-memory and URI databases are not supported; use a file path", "path"};
   }
-  if (options.readers < 0) return Error{ErrorCode::kInvalidArgument, "sqlite: readers must be >= 0", "readers"};
-  if (sqlite3_threadsafe() == 0) return Error{ErrorCode::kInternal, "sqlite: library built without threads"};
+  if (options.readers < 0)
+    return Error{ErrorCode::kInvalidArgument, "sqlite: readers must be >= 0", "readers"};
+  if (sqlite3_threadsafe() == 0)
+    return Error{ErrorCode::kInternal, "sqlite: library built without threads"};
 
   // The writer first: it creates the file and switches it to WAL before any reader opens it.
   auto writer = OpenConnection(options, true);
@@ -505,7 +532,8 @@ Result<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& options) {
     if (!reader) return std::move(reader).error();
     readers.push_back(std::move(*reader));
   }
-  return std::unique_ptr<Database>(std::make_unique<SqliteDatabase>(std::move(*writer), std::move(readers)));
+  return std::unique_ptr<Database>(
+      std::make_unique<SqliteDatabase>(std::move(*writer), std::move(readers)));
 }
 
 }  // namespace mercato::storage

@@ -79,8 +79,8 @@ Error Usage(std::string message) { return Error{ErrorCode::kInvalidArgument, std
 // Walks `args`, handing each option and (for those that take one) its value to `on_option`.
 // Accepts both "--name value" and "--name=value".
 template <class OnOption>
-Result<void> WalkOptions(const std::vector<std::string>& args, const std::vector<std::string>& with_value,
-                         OnOption on_option) {
+Result<void> WalkOptions(const std::vector<std::string>& args,
+                         const std::vector<std::string>& with_value, OnOption on_option) {
   for (size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i];
     std::optional<std::string> value;
@@ -122,7 +122,8 @@ std::vector<std::string> SplitCommaList(const std::string& text) {
 }
 
 std::string DescribeProcessUrl(const ProcessState& process) {
-  if (process.ready_check == ReadyCheck::kTcp) return "tcp://127.0.0.1:" + std::to_string(process.port);
+  if (process.ready_check == ReadyCheck::kTcp)
+    return "tcp://127.0.0.1:" + std::to_string(process.port);
   return "http://127.0.0.1:" + std::to_string(process.port) + "/";
 }
 
@@ -229,12 +230,14 @@ int FollowDetachedStart(int fd, const fs::path& data_dir) {
                     << FormatStartTable(*state) << "\nmercato: supervisor pid "
                     << state->supervisor_pid << " runs in the background (log "
                     << (data_dir / "logs" / "mercato.log").string()
-                    << "); stop it with: mercato down --data-dir " << data_dir.string() << std::endl;
+                    << "); stop it with: mercato down --data-dir " << data_dir.string()
+                    << std::endl;
           return kExitOk;
         }
         case 'F':
-          std::cerr << "mercato: start-up failed: " << text << " (supervisor log: "
-                    << (data_dir / "logs" / "mercato.log").string() << ")" << std::endl;
+          std::cerr << "mercato: start-up failed: " << text
+                    << " (supervisor log: " << (data_dir / "logs" / "mercato.log").string() << ")"
+                    << std::endl;
           return kExitFailure;
         default:
           break;
@@ -265,6 +268,16 @@ std::string AlreadyRunningMessage(const fs::path& data_dir, pid_t pid) {
          "; stop it first with: mercato down --data-dir " + data_dir.string();
 }
 
+// A state file can outlive its supervisor (SIGKILL, reboot) and the pid be reused by anything;
+// `down` must not SIGTERM a stranger, so the pid also has to belong to a `mercato` process.
+bool IsSupervisorAlive(pid_t pid) {
+  if (!IsProcessAlive(pid)) return false;
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  if (!std::getline(comm, name)) return true;  // cannot tell; assume it is ours
+  return name == "mercato";
+}
+
 double RssMiB(pid_t pid) {
   std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
   long total_pages = 0;
@@ -285,7 +298,7 @@ std::optional<RunState> LiveState(const fs::path& data_dir) {
     }
     return std::nullopt;
   }
-  if (!IsProcessAlive(state->supervisor_pid)) {
+  if (!IsSupervisorAlive(state->supervisor_pid)) {
     std::cout << "mercato: not running on " << data_dir.string() << " (stale state from pid "
               << state->supervisor_pid << " removed)" << std::endl;
     std::error_code ec;
@@ -324,7 +337,8 @@ Result<UpOptions> ParseUpOptions(const std::vector<std::string>& args) {
           options.topology = value;
         } else if (name == "--only") {
           options.only = SplitCommaList(value);
-          if (options.only.empty()) return Usage("--only needs process names (--only hello,orders)");
+          if (options.only.empty())
+            return Usage("--only needs process names (--only hello,orders)");
         } else {
           return Usage("unknown option \"" + name + "\" for mercato up (see mercato up --help)");
         }
@@ -419,15 +433,17 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
   fs::create_directories(data_dir / "logs", ec);
   if (!ec) fs::create_directories(data_dir / "run", ec);
   if (ec) {
-    std::cerr << "mercato: cannot create " << data_dir.string() << ": " << ec.message() << std::endl;
+    std::cerr << "mercato: cannot create " << data_dir.string() << ": " << ec.message()
+              << std::endl;
     return kExitFailure;
   }
 
   auto previous = ReadRunState(StateFilePath(data_dir));
   // Deliberately never closed: the lock lives exactly as long as this (supervisor) process.
   const int lock_fd = AcquireRunLock(data_dir);
-  if (lock_fd < 0 || (previous && IsProcessAlive(previous->supervisor_pid))) {
-    std::cerr << AlreadyRunningMessage(data_dir, previous ? previous->supervisor_pid : 0) << std::endl;
+  if (lock_fd < 0 || (previous && IsSupervisorAlive(previous->supervisor_pid))) {
+    std::cerr << AlreadyRunningMessage(data_dir, previous ? previous->supervisor_pid : 0)
+              << std::endl;
     return kExitFailure;
   }
 

@@ -5,6 +5,7 @@
 //   if (options) return runner::RunUp(*options, ExecutableDir());
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>

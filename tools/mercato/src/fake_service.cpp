@@ -89,9 +89,10 @@ void Serve(int client) {
                          : request.substr(first_space + 1, second_space - first_space - 1);
   const bool known = path == "/health/ready" || path == "/health/live";
   const std::string body = known ? "{\"status\":\"ok\"}" : "{\"status\":\"not found\"}";
-  const std::string response = std::string(known ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found") +
-                               "\r\nContent-Type: application/json\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  const std::string response =
+      std::string(known ? "HTTP/1.1 200 OK" : "HTTP/1.1 404 Not Found") +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
   [[maybe_unused]] ssize_t ignored = ::write(client, response.data(), response.size());
   ::close(client);
 }
@@ -104,17 +105,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: fake_service --port N [--data-dir DIR] [--crash-after-ms N]\n");
     return 2;
   }
-  const fs::path marker = flags.data_dir / ("fake_service-" + std::to_string(flags.port) + ".crashed");
+  const fs::path marker =
+      flags.data_dir / ("fake_service-" + std::to_string(flags.port) + ".crashed");
   std::error_code ec;
   const bool crash = flags.crash_after_ms >= 0 && !fs::exists(marker, ec);
   const auto crash_at = Clock::now() + std::chrono::milliseconds(flags.crash_after_ms);
 
   int listener = Listen(flags.port);
   if (listener < 0) {
-    std::fprintf(stderr, "fake_service: cannot listen on port %d: %s\n", flags.port, std::strerror(errno));
+    std::fprintf(stderr, "fake_service: cannot listen on port %d: %s\n", flags.port,
+                 std::strerror(errno));
     return 1;
   }
-  std::printf("fake_service listening on 127.0.0.1:%d%s\n", flags.port, crash ? " (will crash)" : "");
+  std::printf("fake_service listening on 127.0.0.1:%d%s\n", flags.port,
+              crash ? " (will crash)" : "");
   std::fflush(stdout);
 
   while (true) {
@@ -123,7 +127,8 @@ int main(int argc, char** argv) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(crash_at - Clock::now());
       if (left.count() <= 0) {
         std::ofstream(marker) << "crashed once\n";
-        std::printf("fake_service: crashing as asked (--crash-after-ms %ld)\n", flags.crash_after_ms);
+        std::printf("fake_service: crashing as asked (--crash-after-ms %ld)\n",
+                    flags.crash_after_ms);
         return 1;
       }
       timeout_ms = static_cast<int>(std::min<long>(left.count() + 1, 1000));

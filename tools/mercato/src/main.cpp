@@ -24,7 +24,7 @@ fs::path ExecutableDir(const char* argv0) {
   return self.parent_path();
 }
 
-template <class Options, class Parse, class Run>
+template <class Parse, class Run>
 int Dispatch(const std::string& command, const std::vector<std::string>& args, Parse parse,
              const char* help, Run run) {
   auto options = parse(args);
@@ -52,16 +52,16 @@ int main(int argc, char** argv) {
 
   if (command == "up") {
     const fs::path exe_dir = ExecutableDir(argv[0]);
-    return Dispatch<UpOptions>(command, args, ParseUpOptions, kUpHelp,
-                               [&](const UpOptions& options) { return RunUp(options, exe_dir); });
+    return Dispatch(command, args, ParseUpOptions, kUpHelp,
+                    [&](const UpOptions& options) { return RunUp(options, exe_dir); });
   }
   if (command == "status") {
-    return Dispatch<DataDirOptions>(command, args, ParseDataDirOptions, kStatusHelp, RunStatus);
+    return Dispatch(command, args, ParseDataDirOptions, kStatusHelp, RunStatus);
   }
   if (command == "down") {
-    return Dispatch<DataDirOptions>(command, args, ParseDataDirOptions, kDownHelp, RunDown);
+    return Dispatch(command, args, ParseDataDirOptions, kDownHelp, RunDown);
   }
-  std::cerr << "mercato: unknown command \"" << command << "\" (commands: up, status, down; see mercato --help)"
-            << std::endl;
+  std::cerr << "mercato: unknown command \"" << command
+            << "\" (commands: up, status, down; see mercato --help)" << std::endl;
   return kExitUsage;
 }

@@ -39,12 +39,12 @@ bool CanConnect(int port, std::chrono::milliseconds timeout) {
 bool ProbeReady(ReadyCheck check, int port, std::string_view path,
                 std::chrono::milliseconds timeout) {
   if (check == ReadyCheck::kTcp) return CanConnect(port, timeout);
-  auto response = http::BlockingRequest(
-      {.method = "GET",
-       .url = "http://127.0.0.1:" + std::to_string(port) + std::string(path),
-       .headers = {},
-       .body = {},
-       .timeout = timeout});
+  auto response =
+      http::BlockingRequest({.method = "GET",
+                             .url = "http://127.0.0.1:" + std::to_string(port) + std::string(path),
+                             .headers = {},
+                             .body = {},
+                             .timeout = timeout});
   return response && response->status == 200;
 }
 

@@ -73,7 +73,8 @@ Result<RunState> ParseRunState(std::string_view json_text) {
   const json::object& object = root.get_object();
 
   RunState state;
-  if (!ReadInt(object, "supervisor_pid", state.supervisor_pid)) return Invalid("bad supervisor_pid");
+  if (!ReadInt(object, "supervisor_pid", state.supervisor_pid))
+    return Invalid("bad supervisor_pid");
   if (!ReadInt(object, "base_port", state.base_port)) return Invalid("bad base_port");
   if (!ReadString(object, "phase", state.phase)) return Invalid("bad phase");
   const json::value* processes = object.if_contains("processes");
@@ -146,7 +147,9 @@ bool IsProcessAlive(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno != EPERM) return false;
   // /proc/<pid>/stat is "pid (comm) S ...": the state letter follows the last ')'.
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::stringstream buffer;
+  buffer << stat.rdbuf();
+  const std::string text = buffer.str();
   size_t paren = text.rfind(')');
   if (paren != std::string::npos && paren + 2 < text.size()) {
     char status = text[paren + 2];

@@ -18,13 +18,23 @@ RunState SampleState() {
   state.supervisor_pid = 4242;
   state.base_port = 8000;
   state.phase = "running";
-  state.processes.push_back(ProcessState{.name = "nats", .pid = 100, .port = 8000, .ready = true,
-                                         .restarts = 0, .started_at = "2026-01-01T00:00:00.000Z",
-                                         .ready_check = ReadyCheck::kTcp, .ready_path = "/health/ready",
+  state.processes.push_back(ProcessState{.name = "nats",
+                                         .pid = 100,
+                                         .port = 8000,
+                                         .ready = true,
+                                         .restarts = 0,
+                                         .started_at = "2026-01-01T00:00:00.000Z",
+                                         .ready_check = ReadyCheck::kTcp,
+                                         .ready_path = "/health/ready",
                                          .log_file = "/d/logs/nats.log"});
-  state.processes.push_back(ProcessState{.name = "hello", .pid = 101, .port = 8190, .ready = false,
-                                         .restarts = 3, .started_at = "2026-01-01T00:00:05.250Z",
-                                         .ready_check = ReadyCheck::kHttp, .ready_path = "/health/ready",
+  state.processes.push_back(ProcessState{.name = "hello",
+                                         .pid = 101,
+                                         .port = 8190,
+                                         .ready = false,
+                                         .restarts = 3,
+                                         .started_at = "2026-01-01T00:00:05.250Z",
+                                         .ready_check = ReadyCheck::kHttp,
+                                         .ready_path = "/health/ready",
                                          .log_file = "/d/logs/hello.log"});
   return state;
 }

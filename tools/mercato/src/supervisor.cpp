@@ -29,8 +29,7 @@ constexpr size_t kLogTailLines = 20;
 
 std::string Seconds(std::chrono::steady_clock::duration d) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f s",
-                std::chrono::duration<double>(d).count());
+  std::snprintf(buffer, sizeof buffer, "%.1f s", std::chrono::duration<double>(d).count());
   return buffer;
 }
 
@@ -41,11 +40,6 @@ std::string TimeOfDay() {
   char buffer[16];
   std::strftime(buffer, sizeof buffer, "%H:%M:%S", &local);
   return buffer;
-}
-
-void AppendToFile(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::app);
-  out << text;
 }
 
 }  // namespace
@@ -77,12 +71,13 @@ std::vector<std::string> TailLines(const fs::path& file, size_t count) {
   in.seekg(0, std::ios::end);
   std::streamoff size = in.tellg();
   in.seekg(std::max<std::streamoff>(0, size - kWindow));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::stringstream stream;
+  stream << in.rdbuf();
   std::vector<std::string> lines;
-  std::istringstream stream(text);
   std::string line;
   while (std::getline(stream, line)) lines.push_back(line);
-  if (lines.size() > count) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(count));
+  if (lines.size() > count)
+    lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(count));
   return lines;
 }
 
@@ -193,6 +188,8 @@ bool Supervisor::StartInOrder() {
       StopAll();
       std::error_code ec;
       fs::remove(StateFilePath(options_.data_dir), ec);
+      // Only now: a detached `up` returns on this report, and by then nothing may be left over.
+      reporter_.Failed(failure_);
       return false;
     }
   }
@@ -201,7 +198,8 @@ bool Supervisor::StartInOrder() {
 
 bool Supervisor::StartOne(Child& child) {
   const auto& plan = child.plan;
-  reporter_.Progress("starting " + plan.name + " on :" + std::to_string(plan.port) + " ... ", false);
+  reporter_.Progress("starting " + plan.name + " on :" + std::to_string(plan.port) + " ... ",
+                     false);
   auto failed = [&](const std::string& reason) {
     reporter_.Progress("FAILED", true);
     std::string text = plan.name + ": " + reason;
@@ -210,7 +208,7 @@ bool Supervisor::StartOne(Child& child) {
                            plan.log_file.string() + ":",
                        true);
     for (const auto& line : tail) reporter_.Progress("  | " + line, true);
-    reporter_.Failed(text);
+    failure_ = text;
     return false;
   };
 
@@ -228,15 +226,18 @@ bool Supervisor::StartOne(Child& child) {
     }
     if (stop_requested_) {
       reporter_.Progress("interrupted", true);
-      reporter_.Failed("interrupted by a signal while starting " + plan.name);
+      failure_ = "interrupted by a signal while starting " + plan.name;
       return false;
     }
     const auto probe_start = Clock::now();
     if (ProbeReady(plan.ready, plan.port, plan.ready_path)) break;
     if (Clock::now() >= deadline) {
+      const std::string check =
+          plan.ready == ReadyCheck::kTcp
+              ? "TCP connect to 127.0.0.1:" + std::to_string(plan.port)
+              : "GET http://127.0.0.1:" + std::to_string(plan.port) + plan.ready_path + " != 200";
       return failed("not ready within " + std::to_string(options_.ready_timeout.count()) + " s (" +
-                    std::string(ToString(plan.ready)) + " check on port " +
-                    std::to_string(plan.port) + plan.ready_path + ")");
+                    check + ")");
     }
     auto spent = std::chrono::duration_cast<Millis>(Clock::now() - probe_start);
     WaitForEvent(std::max(Millis{1}, options_.poll_interval - spent));
@@ -314,7 +315,8 @@ void Supervisor::Supervise() {
           }
           changed = true;
         } else {
-          next_wake = std::min(next_wake, std::chrono::duration_cast<Millis>(child.restart_at - now) + Millis{1});
+          next_wake = std::min(
+              next_wake, std::chrono::duration_cast<Millis>(child.restart_at - now) + Millis{1});
         }
       } else if (!child.ready) {
         if (ProbeReady(child.plan.ready, child.plan.port, child.plan.ready_path)) {
@@ -355,7 +357,9 @@ void Supervisor::StopOne(Child& child) {
       if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
       killed = true;
     }
-    struct timespec pause{0, 20'000'000};
+    struct timespec pause {
+      0, 20'000'000
+    };
     ::nanosleep(&pause, nullptr);
   }
   ::kill(-pid, SIGKILL);  // anything the child left behind in its group
@@ -410,8 +414,6 @@ RunState Supervisor::Snapshot(std::string_view phase) const {
   return state;
 }
 
-void Supervisor::Log(const std::string& line) {
-  std::cout << line << std::endl;
-}
+void Supervisor::Log(const std::string& line) { std::cout << line << std::endl; }
 
 }  // namespace mercato::runner

@@ -119,6 +119,7 @@ class Supervisor {
   Reporter& reporter_;
   std::vector<Child> children_;
   bool stop_requested_ = false;
+  std::string failure_;  // why start-up failed, reported once everything is stopped again
   std::string phase_ = "starting";
 };
 

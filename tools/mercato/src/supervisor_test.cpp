@@ -25,7 +25,8 @@ TEST(RestartDelay, CapsAtThirtySeconds) {
 }
 
 TEST(RestartDelay, FollowsTheGivenPolicy) {
-  BackoffPolicy policy{.initial = milliseconds(10), .max = milliseconds(35), .reset_after = seconds(1)};
+  BackoffPolicy policy{
+      .initial = milliseconds(10), .max = milliseconds(35), .reset_after = seconds(1)};
 
   EXPECT_EQ(RestartDelay(1, policy), milliseconds(10));
   EXPECT_EQ(RestartDelay(2, policy), milliseconds(20));

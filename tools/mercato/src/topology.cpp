@@ -42,7 +42,8 @@ Result<std::string> RequireString(const json::object& object, std::string_view k
   const json::value* value = object.if_contains(key);
   if (value == nullptr) return Invalid(field + "." + std::string(key) + " is required", field);
   if (!value->is_string()) {
-    return Invalid(field + "." + std::string(key) + " must be a string", field + "." + std::string(key));
+    return Invalid(field + "." + std::string(key) + " must be a string",
+                   field + "." + std::string(key));
   }
   return std::string(value->get_string());
 }
@@ -74,8 +75,9 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
   if (!value.is_object()) return Invalid(field + " must be an object", field);
   const json::object& object = value.get_object();
 
-  static const std::set<std::string_view> kKnownKeys = {
-      "name", "binary", "command", "port_offset", "args", "ready_path", "ready", "env", "own_flags"};
+  static const std::set<std::string_view> kKnownKeys = {"name",        "binary", "command",
+                                                        "port_offset", "args",   "ready_path",
+                                                        "ready",       "env",    "own_flags"};
   for (const auto& entry : object) {
     if (!kKnownKeys.contains(entry.key())) {
       // Unknown keys are almost always typos ("ready-path"); silently ignoring them hides bugs.
@@ -88,8 +90,7 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
   auto name = RequireString(object, "name", field);
   if (!name) return name.error();
   spec.name = *name;
-  if (spec.name.empty() ||
-      !std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
+  if (spec.name.empty() || !std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
       })) {
     // The name becomes a log file name, so keep it to a safe alphabet.
@@ -98,7 +99,8 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
   }
 
   if (const json::value* command = object.if_contains("command")) {
-    if (!command->is_string()) return Invalid(field + ".command must be a string", field + ".command");
+    if (!command->is_string())
+      return Invalid(field + ".command must be a string", field + ".command");
     spec.command = std::string(command->get_string());
     auto words = SplitWords(*spec.command);
     if (words.empty()) return Invalid(field + ".command is empty", field + ".command");
@@ -106,7 +108,8 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
       return Invalid(field + " has both \"command\" and \"args\"; use one", field + ".args");
     }
     if (const json::value* binary = object.if_contains("binary")) {
-      if (!binary->is_string()) return Invalid(field + ".binary must be a string", field + ".binary");
+      if (!binary->is_string())
+        return Invalid(field + ".binary must be a string", field + ".binary");
       spec.binary = std::string(binary->get_string());
       if (words.front() != spec.binary) {
         return Invalid(field + ".command must start with the binary \"" + spec.binary + "\"",
@@ -144,13 +147,15 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
 
   if (const json::value* path = object.if_contains("ready_path")) {
     if (!path->is_string() || !path->get_string().starts_with("/")) {
-      return Invalid(field + ".ready_path must be a string starting with '/'", field + ".ready_path");
+      return Invalid(field + ".ready_path must be a string starting with '/'",
+                     field + ".ready_path");
     }
     spec.ready_path = std::string(path->get_string());
   }
 
   if (const json::value* env = object.if_contains("env")) {
-    if (!env->is_object()) return Invalid(field + ".env must be an object of strings", field + ".env");
+    if (!env->is_object())
+      return Invalid(field + ".env must be an object of strings", field + ".env");
     for (const auto& entry : env->get_object()) {
       if (!entry.value().is_string()) {
         return Invalid(field + ".env." + std::string(entry.key()) + " must be a string",
@@ -161,7 +166,8 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
   }
 
   if (const json::value* own_flags = object.if_contains("own_flags")) {
-    if (!own_flags->is_bool()) return Invalid(field + ".own_flags must be true or false", field + ".own_flags");
+    if (!own_flags->is_bool())
+      return Invalid(field + ".own_flags must be true or false", field + ".own_flags");
     spec.own_flags = own_flags->get_bool();
   }
   return spec;
@@ -174,9 +180,7 @@ bool IsExecutableFile(const fs::path& path) {
 
 }  // namespace
 
-std::string_view ToString(ReadyCheck check) {
-  return check == ReadyCheck::kTcp ? "tcp" : "http";
-}
+std::string_view ToString(ReadyCheck check) { return check == ReadyCheck::kTcp ? "tcp" : "http"; }
 
 std::vector<std::string> Topology::Names() const {
   std::vector<std::string> names;
@@ -244,8 +248,8 @@ Result<Topology> SelectProcesses(const Topology& topology, const std::vector<std
   if (!wanted.empty()) {
     std::string known;
     for (const auto& name : topology.Names()) known += (known.empty() ? "" : ", ") + name;
-    return Invalid("--only names unknown process \"" + *wanted.begin() + "\" (known: " + known + ")",
-                   "only");
+    return Invalid(
+        "--only names unknown process \"" + *wanted.begin() + "\" (known: " + known + ")", "only");
   }
   return selected;
 }
@@ -325,7 +329,8 @@ Result<LaunchPlan> PlanLaunch(const ProcessSpec& spec, const LaunchContext& cont
   plan.log_file = context.data_dir / "logs" / (spec.name + ".log");
 
   auto executable = ResolveBinary(spec.binary, context.exe_dir, context.path_env);
-  if (!executable) return Error{executable.error().code, spec.name + ": " + executable.error().message};
+  if (!executable)
+    return Error{executable.error().code, spec.name + ": " + executable.error().message};
   plan.executable = *executable;
 
   const PlaceholderValues values{.port = plan.port,
@@ -344,12 +349,13 @@ Result<LaunchPlan> PlanLaunch(const ProcessSpec& spec, const LaunchContext& cont
     plan.argv.push_back(std::move(*expanded));
   }
   if (spec.own_flags) {
-    plan.argv.insert(plan.argv.end(),
-                     {"--port", std::to_string(plan.port), "--data-dir", context.data_dir.string()});
+    plan.argv.insert(plan.argv.end(), {"--port", std::to_string(plan.port), "--data-dir",
+                                       context.data_dir.string()});
   }
   for (const auto& [key, value] : spec.env) {
     auto expanded = ExpandPlaceholders(value, values);
-    if (!expanded) return Invalid(spec.name + ": env " + key + ": " + expanded.error().message, "env");
+    if (!expanded)
+      return Invalid(spec.name + ": env " + key + ": " + expanded.error().message, "env");
     plan.env[key] = std::move(*expanded);
   }
   return plan;

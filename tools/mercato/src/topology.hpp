@@ -3,7 +3,8 @@
 // launch plans (absolute executable, argv, env, port) before anything is forked.
 //
 //   auto topology = runner::LoadTopology("deploy/local/topology.json");
-//   auto plan = runner::PlanLaunch(topology->processes[0], {.base_port = 8000, .data_dir = "/abs/data"});
+//   auto plan = runner::PlanLaunch(topology->processes[0], {.base_port = 8000, .data_dir =
+//   "/abs/data"});
 #pragma once
 
 #include <filesystem>
@@ -85,7 +86,7 @@ struct LaunchContext {
 struct LaunchPlan {
   std::string name;
   std::filesystem::path executable;
-  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> argv;           // argv[0] included
   std::map<std::string, std::string> env;  // added to (and overriding) the runner's environment
   int port = 0;
   ReadyCheck ready = ReadyCheck::kHttp;

@@ -123,8 +123,8 @@ TEST(ParseTopology, RejectsDuplicateNamesAndPorts) {
 }
 
 TEST(ParseTopology, RejectsUnknownReadyCheck) {
-  auto topology = ParseTopology(
-      R"({"processes":[{"name":"a","binary":"a","port_offset":1,"ready":"grpc"}]})");
+  auto topology =
+      ParseTopology(R"({"processes":[{"name":"a","binary":"a","port_offset":1,"ready":"grpc"}]})");
 
   ASSERT_FALSE(topology);
   EXPECT_EQ(topology.error().field, "processes[0].ready");
@@ -160,9 +160,11 @@ TEST(SelectProcesses, KeepsTopologyOrderAndRejectsUnknownNames) {
 }
 
 TEST(ExpandPlaceholders, ReplacesEveryKnownPlaceholder) {
-  PlaceholderValues values{.port = 8190, .data_dir = "/srv/data", .name = "hello", .base_port = 8000};
+  PlaceholderValues values{
+      .port = 8190, .data_dir = "/srv/data", .name = "hello", .base_port = 8000};
 
-  auto expanded = ExpandPlaceholders("{name}:{port}@{data_dir}/x?base={base_port}&again={port}", values);
+  auto expanded =
+      ExpandPlaceholders("{name}:{port}@{data_dir}/x?base={base_port}&again={port}", values);
 
   ASSERT_TRUE(expanded);
   EXPECT_EQ(*expanded, "hello:8190@/srv/data/x?base=8000&again=8190");
@@ -201,7 +203,8 @@ TEST(ResolveBinary, FallsBackToPath) {
   TempDir exe_dir, first, second;
   WriteExecutable(second.path() / "tool");
 
-  auto resolved = ResolveBinary("tool", exe_dir.path(), first.path().string() + ":" + second.path().string());
+  auto resolved =
+      ResolveBinary("tool", exe_dir.path(), first.path().string() + ":" + second.path().string());
 
   ASSERT_TRUE(resolved) << resolved.error().message;
   EXPECT_EQ(*resolved, second.path() / "tool");
@@ -234,13 +237,15 @@ TEST(PlanLaunch, AppendsOwnFlagsAndExpandsArgs) {
   spec.args = {"--instance", "{name}-{base_port}"};
   spec.env = {{"MERCATO_HELLO_PORT", "{port}"}};
 
-  auto plan = PlanLaunch(spec, {.base_port = 8000, .data_dir = "/srv/data", .exe_dir = exe_dir.path(), .path_env = ""});
+  auto plan = PlanLaunch(
+      spec,
+      {.base_port = 8000, .data_dir = "/srv/data", .exe_dir = exe_dir.path(), .path_env = ""});
 
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan->port, 8190);
-  EXPECT_EQ(plan->argv, (std::vector<std::string>{(exe_dir.path() / "hello").string(), "--instance",
-                                                  "hello-8000", "--port", "8190", "--data-dir",
-                                                  "/srv/data"}));
+  EXPECT_EQ(plan->argv,
+            (std::vector<std::string>{(exe_dir.path() / "hello").string(), "--instance",
+                                      "hello-8000", "--port", "8190", "--data-dir", "/srv/data"}));
   EXPECT_EQ(plan->env.at("MERCATO_HELLO_PORT"), "8190");
   EXPECT_EQ(plan->log_file, fs::path("/srv/data/logs/hello.log"));
 }
@@ -252,8 +257,9 @@ TEST(PlanLaunch, CommandTemplateBecomesTheArguments) {
       "command":"nats-server -p {port} -sd {data_dir}/nats","port_offset":0,"ready":"tcp"}]})");
   ASSERT_TRUE(topology);
 
-  auto plan = PlanLaunch(topology->processes[0],
-                         {.base_port = 4222, .data_dir = "/my data", .exe_dir = exe_dir.path(), .path_env = ""});
+  auto plan = PlanLaunch(
+      topology->processes[0],
+      {.base_port = 4222, .data_dir = "/my data", .exe_dir = exe_dir.path(), .path_env = ""});
 
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan->argv, (std::vector<std::string>{(exe_dir.path() / "nats-server").string(), "-p",
@@ -265,7 +271,8 @@ TEST(PlanLaunch, RejectsPortsOutOfRange) {
   WriteExecutable(exe_dir.path() / "hello");
   ProcessSpec spec = Spec("hello", 190);
 
-  auto plan = PlanLaunch(spec, {.base_port = 65500, .data_dir = "/d", .exe_dir = exe_dir.path(), .path_env = ""});
+  auto plan = PlanLaunch(
+      spec, {.base_port = 65500, .data_dir = "/d", .exe_dir = exe_dir.path(), .path_env = ""});
 
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().code, ErrorCode::kInvalidArgument);

@@ -2,9 +2,9 @@
 // precedence, the schema's defaults < a JSON file < the environment < command-line flags.
 // Every problem (unknown flag, bad value, out of range...) is found before the service starts.
 //
-//   auto schema = Schema().Int("port", 8080, "listen port", 1, 65535).Duration("header-timeout", "5s", "...");
-//   auto config = Config::LoadOrExit("hello", schema, argc, argv);   // --port 9000, MERCATO_HELLO_PORT=9000
-//   auto port = config.GetInt("port");
+//   auto schema = Schema().Int("port", 8080, "listen port", 1, 65535).Duration("header-timeout",
+//   "5s", "..."); auto config = Config::LoadOrExit("hello", schema, argc, argv);   // --port 9000,
+//   MERCATO_HELLO_PORT=9000 auto port = config.GetInt("port");
 #pragma once
 
 #include <cstdint>

@@ -61,7 +61,8 @@ class Transaction {
  public:
   static Result<Transaction> Begin(Connection& connection, bool write = true);
 
-  Transaction(Transaction&& other) noexcept : connection_(std::exchange(other.connection_, nullptr)) {}
+  Transaction(Transaction&& other) noexcept
+      : connection_(std::exchange(other.connection_, nullptr)) {}
   Transaction& operator=(Transaction&& other) noexcept;
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -86,6 +87,9 @@ class Database {
   // awaiting coroutine on its own executor. Exceptions thrown by f are rethrown in the coroutine.
   // f may be move-only; anything it captures by reference must outlive the co_await (it does when
   // it refers to the awaiting coroutine's locals).
+  // GCC 12 bug: a lambda with an init-capture that owns something ([p = std::move(ptr)]) written
+  // inside the co_await expression is destroyed twice (double free). Name it first:
+  //   auto work = [p = std::move(ptr)](Connection& c) { ... };  co_await db.Write(std::move(work));
   // Read uses one of the reader connections, which refuse writes (query_only), and may run
   // concurrently with other reads and with the writer.
   template <class F>
@@ -162,12 +166,16 @@ class Database {
   Task<std::invoke_result_t<F, Connection&>> Run(bool write, F f) {
     using R = std::invoke_result_t<F, Connection&>;
     static_assert(!std::is_reference_v<R>, "storage work must return a value, not a reference");
+    // The awaitable is named before co_await on purpose: GCC 12 destroys non-trivial temporaries
+    // of a co_await full-expression twice (here: the lambda holding the shared_ptr).
     if constexpr (std::is_void_v<R>) {
       auto fn = std::make_shared<F>(std::move(f));
-      co_await Dispatch(write, [fn](Connection& c) { (*fn)(c); });
+      auto pending = Dispatch(write, [fn](Connection& c) { (*fn)(c); });
+      co_await std::move(pending);
     } else {
       auto state = std::make_shared<State<F, R>>(State<F, R>{std::move(f), std::nullopt});
-      co_await Dispatch(write, [state](Connection& c) { state->out.emplace(state->f(c)); });
+      auto pending = Dispatch(write, [state](Connection& c) { state->out.emplace(state->f(c)); });
+      co_await std::move(pending);
       co_return std::move(*state->out);
     }
   }

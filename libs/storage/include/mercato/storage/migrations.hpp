@@ -42,7 +42,8 @@ Result<int> ApplyMigrations(Database& db, const std::vector<Migration>& migratio
 Result<std::vector<Migration>> LoadMigrations(const std::string& directory);
 
 // The checksum recorded for a migration: FNV-1a 64 of the SQL with '\r' removed (a checkout with
-// CRLF line endings is not a change), as "fnv1a64:<16 hex digits>". It detects edits, not tampering.
+// CRLF line endings is not a change), as "fnv1a64:<16 hex digits>". It detects edits, not
+// tampering.
 std::string MigrationChecksum(std::string_view sql);
 
 }  // namespace mercato::storage

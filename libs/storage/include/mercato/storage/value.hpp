@@ -52,8 +52,12 @@ class Row {
   const Blob& Bytes(std::string_view column) const { return Bytes(Index(column)); }
   bool Bool(std::string_view column) const { return Bool(Index(column)); }
   std::optional<int64_t> OptInt(std::string_view column) const { return OptInt(Index(column)); }
-  std::optional<double> OptDouble(std::string_view column) const { return OptDouble(Index(column)); }
-  std::optional<std::string> OptString(std::string_view column) const { return OptString(Index(column)); }
+  std::optional<double> OptDouble(std::string_view column) const {
+    return OptDouble(Index(column));
+  }
+  std::optional<std::string> OptString(std::string_view column) const {
+    return OptString(Index(column));
+  }
 
   const std::vector<Value>& values() const { return values_; }
 
