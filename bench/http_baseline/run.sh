@@ -15,14 +15,16 @@ CONNECTIONS=${CONNECTIONS:-50}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 ITEM=${ITEM:-item-0042}
+BIN_DIR=${BIN_DIR:-build/bin}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 
 for tool in wrk nginx taskset; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (run scripts/setup.sh)" >&2; exit 1; }
 done
-[ -x build/bin/hello ] || { echo "bench: build/bin/hello is missing (run make build)" >&2; exit 1; }
+[ -x "$BIN_DIR/hello" ] || { echo "bench: $BIN_DIR/hello is missing (run make build)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/mercato-bench-XXXXXX)
+chmod 755 "$work"  # nginx workers drop root and must read the document
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -44,7 +46,7 @@ wait_http() {  # url
 
 # --- hello ----------------------------------------------------------------------------------
 hello_port=$(free_port)
-taskset -c "$SERVER_CPU" build/bin/hello --port "$hello_port" --data-dir "$work/hello" \
+taskset -c "$SERVER_CPU" "$BIN_DIR/hello" --port "$hello_port" --data-dir "$work/hello" \
   --log-level warn > "$work/hello.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$hello_port/health/ready"

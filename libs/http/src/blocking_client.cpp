@@ -3,10 +3,6 @@
 // asynchronously and the io_context is run until that step completes; the caller's thread
 // blocks, which is what this client is for.
 
-// GCC 12 reports -Wnull-dereference false positives inside Asio's scheduler and executor code
-// after inlining into this TU, where -isystem no longer hides them.
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-
 #include "mercato/http/blocking_client.hpp"
 
 #include <boost/asio/connect.hpp>

@@ -3,11 +3,6 @@
 // jittered backoff between them while the retry policy, the retry budget and the deadline allow.
 // This is one of the three TUs allowed to include Beast (see libs/http/CMakeLists.txt).
 
-// GCC 12 reports -Wnull-dereference false positives inside Asio's scheduler and executor code
-// after inlining into this TU, where -isystem no longer hides them. Set before any include
-// because the first Asio header arrives through our own header.
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-
 #include "mercato/http/client.hpp"
 
 #include <sys/socket.h>

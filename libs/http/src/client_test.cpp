@@ -1,6 +1,3 @@
-// Asio's scheduler trips GCC 12's -Wnull-dereference after inlining (a false positive).
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-
 #include "mercato/http/client.hpp"
 
 #include <gtest/gtest.h>

@@ -93,7 +93,8 @@ void Service::AddStandardRoutes() {
       report.ready = false;
       report.checks.push_back({.name = "draining", .up = false, .critical = true, .detail = "shutting down"});
     } else {
-      co_await http::RunBlocking([&] { report = health_.Run(); });  // checks may block
+      std::function<void()> run_checks = [&] { report = health_.Run(); };  // checks may block
+      co_await http::RunBlocking(std::move(run_checks));
     }
     co_return http::RawJson(report.ready ? 200 : 503, obs::HealthRegistry::ToJson(report))
         .WithHeader("Cache-Control", "no-store");

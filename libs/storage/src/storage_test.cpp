@@ -1,7 +1,3 @@
-// GCC 12 reports -Wnull-dereference false positives inside Asio's io_context executor comparison
-// after inlining into this TU (as libs/http notes too). Set before any include.
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-
 #include <gtest/gtest.h>
 
 #include <atomic>

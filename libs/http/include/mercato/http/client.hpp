@@ -4,11 +4,16 @@
 // breaker and a bulkhead. It propagates traceparent (a child span), X-Correlation-ID,
 // Authorization and the remaining deadline.
 //
-//   http::Client payments({.name = "payments", .base_url = "http://127.0.0.1:8105"});
-//   auto r = co_await payments.Send({.method = http::Method::kPost, .path = "/payments",
-//                                    .body = json}, http::CallContext::From(ctx));
+//   http::Client payments(options);                      // options.name = "payments", .base_url
+//   http::ClientRequest request;                         // a named variable, see the note below
+//   request.method = http::Method::kPost; request.path = "/payments"; request.body = json;
+//   auto call = http::CallContext::From(ctx);
+//   auto r = co_await payments.Send(std::move(request), call);
 //   if (!r) co_return http::Problem(r.error());          // unavailable, deadline_exceeded, ...
 //   if (r->status == 201) ...                            // any HTTP status is a value
+//
+// GCC 12 destroys some temporaries created inside a co_await expression twice (braced
+// initialisers, lambdas with owning captures). Build arguments as named variables first.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -90,7 +95,7 @@ class Client {
   // Errors: unavailable (connect/reset after retries, or circuit open), deadline_exceeded,
   // resource_exhausted (bulkhead full), invalid_argument (bad request). HTTP statuses, 5xx
   // included, come back as responses once retries are spent.
-  Task<Result<ClientResponse>> Send(ClientRequest request, const CallContext& context = {});
+  Task<Result<ClientResponse>> Send(ClientRequest request, const CallContext& context = CallContext());
 
   resilience::CircuitBreaker& breaker();
   const ClientOptions& options() const;
