@@ -415,3 +415,42 @@ TEST(HelloProcess, LogsAreJsonLinesWithIds) {
 
 }  // namespace
 }  // namespace mercato::hello
+
+namespace mercato::hello {
+namespace {
+
+TEST(HelloProcess, ExportsServerSpansOverOtlpHttp) {
+  testing::CaptureServer collector;
+  auto hello = ServiceProcess::Start(
+      "hello", {"--otlp-endpoint", "http://127.0.0.1:" + std::to_string(collector.port())});
+  const std::string trace_id = "0af7651916cd43dd8448eb211c80319c";
+  auto r = Get(hello.port(), "/hello/traced", {{"traceparent", "00-" + trace_id + "-b7ad6b7169203331-01"}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+
+  boost::json::object span;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    for (const auto& request : collector.Requests()) {
+      if (request.path != "/v1/traces") continue;
+      auto doc = boost::json::parse(request.body).as_object();
+      for (auto& rs : doc.at("resourceSpans").as_array()) {
+        for (auto& ss : rs.as_object().at("scopeSpans").as_array()) {
+          for (auto& s : ss.as_object().at("spans").as_array()) {
+            if (s.as_object().at("traceId").as_string() == trace_id) {
+              span = s.as_object();
+              return true;
+            }
+          }
+        }
+      }
+    }
+    return false;
+  }, 10s)) << "no span of trace " << trace_id << " reached the collector";
+  EXPECT_EQ(span.at("name").as_string(), "GET /hello/{name}");
+  EXPECT_EQ(span.at("parentSpanId").as_string(), "b7ad6b7169203331");
+  EXPECT_EQ(span.at("kind").as_int64(), 2);  // SERVER
+  EXPECT_NE(span.at("spanId").as_string(), "b7ad6b7169203331");
+}
+
+}  // namespace
+}  // namespace mercato::hello

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -264,6 +265,81 @@ bool RawConnection::PeerClosed(Duration timeout) {
     ssize_t n = ReadSome(fd_, pending_, left);
     if (n == 0) return true;
     if (n < 0) return false;
+  }
+}
+
+CaptureServer::CaptureServer() {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listen_fd_, 64) != 0 ||
+      getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || pipe(stop_pipe_) != 0) {
+    throw std::runtime_error("CaptureServer: cannot listen");
+  }
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+CaptureServer::~CaptureServer() {
+  if (write(stop_pipe_[1], "x", 1) < 0) {
+    // The loop also ends when the listener is closed below.
+  }
+  if (thread_.joinable()) thread_.join();
+  close(listen_fd_);
+  close(stop_pipe_[0]);
+  close(stop_pipe_[1]);
+}
+
+std::vector<CaptureServer::Captured> CaptureServer::Requests() const {
+  std::lock_guard lock(mutex_);
+  return requests_;
+}
+
+void CaptureServer::Loop() {
+  for (;;) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents) return;
+    int fd = accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) continue;
+    // One request per connection, read with a bounded wait so a silent client cannot wedge us.
+    std::string data;
+    size_t header_end = std::string::npos;
+    size_t content_length = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (ReadSome(fd, data, std::chrono::milliseconds(200)) == 0) break;
+      if (header_end == std::string::npos && (header_end = data.find("\r\n\r\n")) != std::string::npos) {
+        std::string head = data.substr(0, header_end);
+        for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (auto p = head.find("content-length:"); p != std::string::npos) {
+          content_length = std::strtoull(head.c_str() + p + 15, nullptr, 10);
+        }
+      }
+      if (header_end != std::string::npos && data.size() >= header_end + 4 + content_length) break;
+    }
+    if (header_end != std::string::npos) {
+      Captured captured;
+      std::istringstream line(data.substr(0, data.find("\r\n")));
+      line >> captured.method >> captured.path;
+      captured.body = data.substr(header_end + 4, content_length);
+      std::lock_guard lock(mutex_);
+      requests_.push_back(std::move(captured));
+    }
+    std::string_view reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                             "Connection: close\r\n\r\n{}";
+    if (send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) {
+      // The client went away; nothing to do.
+    }
+    close(fd);
   }
 }
 

@@ -11,8 +11,10 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -114,6 +116,32 @@ class RawConnection {
  private:
   int fd_ = -1;
   std::string pending_;
+};
+
+// A tiny HTTP sink on 127.0.0.1:<ephemeral>: records every request (method, path, body) and
+// answers 200 "{}". Stands in for collectors and webhooks (e.g. an OTLP endpoint) in tests.
+class CaptureServer {
+ public:
+  struct Captured {
+    std::string method;
+    std::string path;
+    std::string body;
+  };
+  CaptureServer();
+  ~CaptureServer();
+  CaptureServer(const CaptureServer&) = delete;
+  CaptureServer& operator=(const CaptureServer&) = delete;
+  uint16_t port() const { return port_; }
+  std::vector<Captured> Requests() const;
+
+ private:
+  void Loop();
+  int listen_fd_ = -1;
+  int stop_pipe_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  mutable std::mutex mutex_;
+  std::vector<Captured> requests_;
+  std::thread thread_;
 };
 
 // The status code of the first response in raw bytes ("HTTP/1.1 404 ..." → 404), 0 if none.
