@@ -67,6 +67,8 @@ Response Problem(const Error& error) {
   if (!error.field.empty()) body["field"] = error.field;
   Response r(status, std::string(kProblemContentType), boost::json::serialize(body));
   if (status == 401) r.headers.Set("WWW-Authenticate", "Bearer");
+  // A default hint for clients that back off; a handler that knows better overrides it.
+  if (status == 429 || status == 503) r.headers.Set("Retry-After", "1");
   return r;
 }
 

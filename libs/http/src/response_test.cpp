@@ -47,6 +47,15 @@ TEST(Problem, UnauthenticatedAsksForBearer) {
   EXPECT_EQ(*r.headers.Find("WWW-Authenticate"), "Bearer");
 }
 
+TEST(Problem, BackOffStatusesCarryRetryAfter) {
+  auto busy = Problem(ErrorCode::kResourceExhausted, "slow down");
+  ASSERT_NE(busy.headers.Find("Retry-After"), nullptr);
+  EXPECT_EQ(*busy.headers.Find("Retry-After"), "1");
+  auto down = Problem(ErrorCode::kUnavailable, "payments temporarily unavailable");
+  ASSERT_NE(down.headers.Find("Retry-After"), nullptr);
+  EXPECT_EQ(Problem(ErrorCode::kNotFound, "x").headers.Find("Retry-After"), nullptr);
+}
+
 TEST(Response, JsonHelperSetsContentType) {
   auto r = Json(Status::kCreated, boost::json::value{{"id", "x"}});
   EXPECT_EQ(r.status, 201);

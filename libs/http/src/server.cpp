@@ -66,7 +66,8 @@ struct SessionHandle {
 // makes a firing that raced with the operation's completion harmless.
 class Watchdog : public std::enable_shared_from_this<Watchdog> {
  public:
-  Watchdog(asio::any_io_executor executor, tcp::socket& socket) : timer_(executor), socket_(&socket) {}
+  Watchdog(asio::any_io_executor executor, tcp::socket& socket)
+      : timer_(executor), socket_(&socket) {}
 
   void Arm(Duration timeout) {
     ++generation_;
@@ -130,8 +131,11 @@ struct Server::Impl {
   obs::Registry& metrics;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  // The acceptor, the signal set, the drain timer and the stop logic live on one strand, so
+  // they are never touched from two event-loop threads at once (--threads > 1).
+  asio::strand<asio::io_context::executor_type> control{asio::make_strand(ioc)};
   std::optional<asio::signal_set> signals;
-  asio::steady_timer drain_timer{ioc};
+  asio::steady_timer drain_timer{control};
   std::atomic<bool> stopping{false};
   std::atomic<uint16_t> port{0};
   std::vector<std::function<void(uint16_t)>> on_listening;
@@ -157,12 +161,16 @@ struct Server::Impl {
         request_duration(m.AddHistogram("http_request_duration_seconds",
                                         "Time from a request's last header byte to its response",
                                         {"method", "route"})),
-        connections_open(m.AddGauge("http_connections_open", "Open client connections").WithLabels({})),
-        requests_in_flight(m.AddGauge("http_requests_in_flight", "Requests being handled").WithLabels({})),
+        connections_open(
+            m.AddGauge("http_connections_open", "Open client connections").WithLabels({})),
+        requests_in_flight(
+            m.AddGauge("http_requests_in_flight", "Requests being handled").WithLabels({})),
         connections_rejected(m.AddCounter("http_connections_rejected_total",
-                                          "Connections refused at max-connections").WithLabels({})),
+                                          "Connections refused at max-connections")
+                                 .WithLabels({})),
         handler_exceptions(m.AddCounter("http_handler_exceptions_total",
-                                        "Exceptions that escaped a handler (answered 500)").WithLabels({})) {
+                                        "Exceptions that escaped a handler (answered 500)")
+                               .WithLabels({})) {
     unmatched.method = "ANY";
     unmatched.route = "unmatched";
     unmatched.duration = &request_duration.WithLabels({"ANY", "unmatched"});
@@ -239,7 +247,7 @@ struct Server::Impl {
     }
     connections_open.Dec();
     if (last && stopping.load()) {
-      asio::post(ioc, [this] {
+      asio::post(control, [this] {
         drain_timer.cancel();
         ioc.stop();
       });
@@ -251,8 +259,11 @@ struct Server::Impl {
   asio::awaitable<void> AcceptLoop() {
     for (;;) {
       beast::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(
-          asio::make_strand(ioc), asio::redirect_error(asio::use_awaitable, ec));
+      // Named, not a temporary inside the co_await: GCC 12 destroys such temporaries twice, and
+      // a strand's double release frees its implementation under live connections.
+      auto strand = asio::make_strand(ioc);
+      tcp::socket socket =
+          co_await acceptor.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || stopping.load()) co_return;
         // EMFILE and friends: back off briefly instead of spinning.
@@ -286,6 +297,8 @@ struct Server::Impl {
                            std::rethrow_exception(e);
                          } catch (const std::exception& ex) {
                            obs::LogError("connection failed", {{"error", ex.what()}});
+                         } catch (...) {
+                           obs::LogError("connection failed", {{"error", "non-standard exception"}});
                          }
                        }
                        SessionEnded(handle);
@@ -295,11 +308,13 @@ struct Server::Impl {
 
   asio::awaitable<void> RejectConnection(tcp::socket socket) {
     auto problem = TransportProblem(503, "too-many-connections", "connection limit reached");
-    std::string raw = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
-                      "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
-                      std::to_string(problem.body.size()) + "\r\n\r\n" + problem.body;
+    std::string raw =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+        "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
+        std::to_string(problem.body.size()) + "\r\n\r\n" + problem.body;
     beast::error_code ec;
-    co_await asio::async_write(socket, asio::buffer(raw), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(socket, asio::buffer(raw),
+                               asio::redirect_error(asio::use_awaitable, ec));
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
   }
@@ -312,7 +327,8 @@ struct Server::Impl {
            ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
   }
 
-  asio::awaitable<void> WriteAndClose(tcp::socket& socket, Watchdog& watchdog, Response response,
+  // Takes the response by reference: callers pass a named variable (see AcceptLoop on GCC 12).
+  asio::awaitable<void> WriteAndClose(tcp::socket& socket, Watchdog& watchdog, Response& response,
                                       unsigned version) {
     bhttp::response<bhttp::string_body> out;
     out.version(version ? version : 11);
@@ -326,11 +342,30 @@ struct Server::Impl {
     watchdog.Arm(std::chrono::seconds(5));
     co_await bhttp::async_write(socket, out, asio::redirect_error(asio::use_awaitable, ec));
     watchdog.Disarm();
+    if (!ec) co_await LingeringClose(socket, watchdog);
+  }
+
+  // After an error response to a request that may not have been read in full: stop sending, then
+  // read and discard for a short while, so the client receives the response before the close
+  // (closing with unread data makes the kernel send RST, which can destroy the response in flight).
+  // Bounded in time and bytes.
+  asio::awaitable<void> LingeringClose(tcp::socket& socket, Watchdog& watchdog) {
+    beast::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 16384> sink;
+    size_t discarded = 0;
+    watchdog.Arm(std::chrono::seconds(2));
+    while (!ec && discarded < 8 * 1024 * 1024) {
+      discarded += co_await socket.async_read_some(asio::buffer(sink),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+    }
+    watchdog.Disarm();
   }
 
   Response TooLarge() const {
-    return TransportProblem(413, "content-too-large",
-                            "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes");
+    return TransportProblem(
+        413, "content-too-large",
+        "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes");
   }
 
   asio::awaitable<void> Session(tcp::socket socket, std::shared_ptr<SessionHandle> handle) {
@@ -364,25 +399,33 @@ struct Server::Impl {
           // Silence on an idle keep-alive connection is normal; a stalled header is not.
           if (parser.got_some() || buffer.size() > 0) {
             Count(unmatched, 408, 0);
-            co_await WriteAndClose(socket, *watchdog,
-                                   TransportProblem(408, "request-timeout",
-                                                    "request header not received in time"), 11);
+            {
+              Response problem =
+                  TransportProblem(408, "request-timeout", "request header not received in time");
+              co_await WriteAndClose(socket, *watchdog, problem, 11);
+            }
           }
         } else if (ec == bhttp::error::header_limit) {
           Count(unmatched, 431, 0);
-          co_await WriteAndClose(socket, *watchdog,
-                                 TransportProblem(431, "header-fields-too-large",
-                                                  "request header exceeds " +
-                                                      std::to_string(options.max_header_bytes) + " bytes"),
-                                 11);
+          {
+            Response problem = TransportProblem(
+                431, "header-fields-too-large",
+                "request header exceeds " + std::to_string(options.max_header_bytes) + " bytes");
+            co_await WriteAndClose(socket, *watchdog, problem, 11);
+          }
         } else if (ec == bhttp::error::body_limit) {  // a declared Content-Length over the limit
           Count(unmatched, 413, 0);
-          co_await WriteAndClose(socket, *watchdog, TooLarge(), 11);
+          {
+            Response problem = TooLarge();
+            co_await WriteAndClose(socket, *watchdog, problem, 11);
+          }
         } else if (IsParseError(ec)) {
           Count(unmatched, 400, 0);
-          co_await WriteAndClose(socket, *watchdog,
-                                 TransportProblem(400, "malformed-request",
-                                                  "malformed HTTP request: " + ec.message()), 11);
+          {
+            Response problem = TransportProblem(400, "malformed-request",
+                                                "malformed HTTP request: " + ec.message());
+            co_await WriteAndClose(socket, *watchdog, problem, 11);
+          }
         }
         break;  // end of stream, reset, or closed by a drain
       }
@@ -390,34 +433,47 @@ struct Server::Impl {
       unsigned version = parser.get().version();
       if (auto length = parser.content_length(); length && *length > options.max_body_bytes) {
         Count(unmatched, 413, 0);
-        co_await WriteAndClose(socket, *watchdog, TooLarge(), version);
+        {
+          Response problem = TooLarge();
+          co_await WriteAndClose(socket, *watchdog, problem, version);
+        }
         break;
       }
       if (!parser.is_done()) {
-        if (auto expect = parser.get()[bhttp::field::expect]; EqualsIgnoreCase(expect, "100-continue")) {
+        if (auto expect = parser.get()[bhttp::field::expect];
+            version >= 11 && EqualsIgnoreCase(expect, "100-continue")) {
           bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
           watchdog->Arm(options.body_timeout);
-          co_await bhttp::async_write(socket, proceed, asio::redirect_error(asio::use_awaitable, ec));
+          co_await bhttp::async_write(socket, proceed,
+                                      asio::redirect_error(asio::use_awaitable, ec));
           watchdog->Disarm();
           if (ec) break;
         }
         watchdog->Arm(options.body_timeout);
-        co_await bhttp::async_read(socket, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        co_await bhttp::async_read(socket, buffer, parser,
+                                   asio::redirect_error(asio::use_awaitable, ec));
         watchdog->Disarm();
         if (ec) {
           if (watchdog->fired()) {
             Count(unmatched, 408, 0);
-            co_await WriteAndClose(socket, *watchdog,
-                                   TransportProblem(408, "request-timeout",
-                                                    "request body not received in time"), version);
+            {
+              Response problem =
+                  TransportProblem(408, "request-timeout", "request body not received in time");
+              co_await WriteAndClose(socket, *watchdog, problem, version);
+            }
           } else if (ec == bhttp::error::body_limit) {
             Count(unmatched, 413, 0);
-            co_await WriteAndClose(socket, *watchdog, TooLarge(), version);
+            {
+              Response problem = TooLarge();
+              co_await WriteAndClose(socket, *watchdog, problem, version);
+            }
           } else if (IsParseError(ec)) {
             Count(unmatched, 400, 0);
-            co_await WriteAndClose(socket, *watchdog,
-                                   TransportProblem(400, "malformed-request",
-                                                    "malformed HTTP body: " + ec.message()), version);
+            {
+              Response problem = TransportProblem(400, "malformed-request",
+                                                  "malformed HTTP body: " + ec.message());
+              co_await WriteAndClose(socket, *watchdog, problem, version);
+            }
           }
           break;
         }
@@ -456,6 +512,15 @@ struct Server::Impl {
     socket.close(ignored);
   }
 
+  // An exception escaped a handler: a bug. The caller learns only the correlation id; the log
+  // has the rest.
+  Response HandlerFailed(const RequestContext& ctx, const std::string& route, std::string_view what) {
+    handler_exceptions.Inc();
+    ctx.Log().Error("handler threw", {{"route", route}, {"error", what}});
+    return TransportProblem(500, "internal",
+                            "internal error (correlation id " + std::string(ctx.correlation_id()) + ")");
+  }
+
   // Builds the context, routes, runs the handler, records metrics. Never throws.
   asio::awaitable<Response> Handle(bhttp::request<bhttp::string_body>& request,
                                    std::string& correlation_id) {
@@ -471,14 +536,18 @@ struct Server::Impl {
       std::string_view name = field.name_string();
       std::string_view value = field.value();
       headers.emplace_back(name, value);
-      if (EqualsIgnoreCase(name, "traceparent")) traceparent = value;
-      else if (EqualsIgnoreCase(name, "x-correlation-id")) correlation_header = value;
-      else if (EqualsIgnoreCase(name, resilience::kDeadlineHeader)) deadline_header = value;
+      if (EqualsIgnoreCase(name, "traceparent"))
+        traceparent = value;
+      else if (EqualsIgnoreCase(name, "x-correlation-id"))
+        correlation_header = value;
+      else if (EqualsIgnoreCase(name, resilience::kDeadlineHeader))
+        deadline_header = value;
     }
 
     obs::TraceContext trace;
     std::optional<std::array<uint8_t, 8>> parent;
-    if (auto incoming = traceparent.empty() ? std::nullopt : obs::TraceContext::Parse(traceparent)) {
+    if (auto incoming =
+            traceparent.empty() ? std::nullopt : obs::TraceContext::Parse(traceparent)) {
       trace = incoming->Child();
       parent = incoming->span_id;
     } else {
@@ -502,9 +571,15 @@ struct Server::Impl {
     RouteMetrics* rm = &unmatched;
     if (!match.route) {
       if (!match.allowed.empty()) {
-        response = TransportProblem(405, "method-not-allowed",
-                                    std::string(method_text) + " is not allowed on " +
-                                        std::string(ctx.path()))
+        bool get = false, head = false;
+        for (auto m : match.allowed) {
+          get = get || m == Method::kGet;
+          head = head || m == Method::kHead;
+        }
+        if (get && !head) match.allowed.push_back(Method::kHead);  // HEAD is served wherever GET is
+        response = TransportProblem(
+                       405, "method-not-allowed",
+                       std::string(method_text) + " is not allowed on " + std::string(ctx.path()))
                        .WithHeader("Allow", AllowHeader(match.allowed));
       } else {
         response = Problem(ErrorCode::kNotFound, "no route for " + std::string(ctx.path()));
@@ -525,9 +600,9 @@ struct Server::Impl {
           response = co_await match.route->handler(ctx);
         }
       } catch (const std::exception& e) {
-        handler_exceptions.Inc();
-        ctx.Log().Error("handler threw", {{"route", match.route->path_template}, {"error", e.what()}});
-        response = TransportProblem(500, "internal", "internal error (correlation id " + correlation_id + ")");
+        response = HandlerFailed(ctx, match.route->path_template, e.what());
+      } catch (...) {
+        response = HandlerFailed(ctx, match.route->path_template, "non-standard exception");
       }
       if (span) {
         span->SetAttribute("http.response.status_code", std::to_string(response.status));
@@ -535,14 +610,18 @@ struct Server::Impl {
       }
     }
 
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     Count(*rm, response.status, seconds);
     requests_in_flight.Dec();
     if (options.access_log || response.status >= 500) {
       auto level = response.status >= 500 ? obs::LogLevel::kError : obs::LogLevel::kInfo;
-      ctx.Log().Write(level, "request", {{"method", method_text}, {"route", rm->route},
-                                         {"path", ctx.path()}, {"status", response.status},
-                                         {"duration_ms", seconds * 1000.0}});
+      ctx.Log().Write(level, "request",
+                      {{"method", method_text},
+                       {"route", rm->route},
+                       {"path", ctx.path()},
+                       {"status", response.status},
+                       {"duration_ms", seconds * 1000.0}});
     }
     co_return response;
   }
@@ -567,7 +646,9 @@ void Server::Listen() {
 
 uint16_t Server::port() const { return impl_->port.load(); }
 
-void Server::OnListening(std::function<void(uint16_t)> fn) { impl_->on_listening.push_back(std::move(fn)); }
+void Server::OnListening(std::function<void(uint16_t)> fn) {
+  impl_->on_listening.push_back(std::move(fn));
+}
 
 void Server::Spawn(Task<void> task) {
   asio::co_spawn(impl_->ioc, std::move(task), [](std::exception_ptr e) {
@@ -576,6 +657,8 @@ void Server::Spawn(Task<void> task) {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
       obs::LogError("background task failed", {{"error", ex.what()}});
+    } catch (...) {
+      obs::LogError("background task failed", {{"error", "non-standard exception"}});
     }
   });
 }
@@ -584,15 +667,16 @@ void Server::Run() {
   auto& s = *impl_;
   if (!s.acceptor.is_open()) Listen();
   if (s.options.handle_signals) {
-    s.signals.emplace(s.ioc, SIGTERM, SIGINT);
+    s.signals.emplace(s.control, SIGTERM, SIGINT);
     s.signals->async_wait([&s](beast::error_code ec, int signal) {
       if (ec) return;
       obs::LogInfo("signal received", {{"signal", signal}});
       s.BeginStop();
     });
   }
-  asio::co_spawn(s.ioc, s.AcceptLoop(), asio::detached);
-  obs::LogInfo("listening", {{"host", s.options.host}, {"port", static_cast<int64_t>(s.port.load())},
+  asio::co_spawn(s.control, s.AcceptLoop(), asio::detached);
+  obs::LogInfo("listening", {{"host", s.options.host},
+                             {"port", static_cast<int64_t>(s.port.load())},
                              {"threads", s.options.threads}});
   std::vector<std::thread> extra;
   for (int i = 1; i < s.options.threads; ++i) extra.emplace_back([&s] { s.ioc.run(); });
@@ -602,7 +686,7 @@ void Server::Run() {
 }
 
 void Server::Stop() {
-  asio::post(impl_->ioc, [this] { impl_->BeginStop(); });
+  asio::post(impl_->control, [this] { impl_->BeginStop(); });
 }
 
 bool Server::stopping() const { return impl_->stopping.load(); }

@@ -7,6 +7,9 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "json_util.hpp"
 #include "mercato/core/clock.hpp"
@@ -87,7 +90,14 @@ bool ParseLogLevel(std::string_view text, LogLevel& out) {
 }
 
 void ConfigureLogging(std::string service, LogLevel min_level, int fd) {
-  g_config.store(new LogConfig{std::move(service), fd}, std::memory_order_release);
+  // Writers read the config without a lock, so a replaced one is retired, never freed; the list
+  // keeps it reachable (reconfiguration happens once per process, a few times in tests).
+  static std::mutex retired_mutex;
+  static std::vector<std::unique_ptr<LogConfig>> retired;
+  auto config = std::make_unique<LogConfig>(LogConfig{std::move(service), fd});
+  std::lock_guard lock(retired_mutex);
+  g_config.store(config.get(), std::memory_order_release);
+  retired.push_back(std::move(config));
   SetLogLevel(min_level);
 }
 

@@ -100,7 +100,11 @@ void Service::AddStandardRoutes() {
         .WithHeader("Cache-Control", "no-store");
   });
   router_.Add(http::Method::kGet, "/metrics", [this](http::RequestContext&) -> Task<http::Response> {
-    co_return http::Text(200, metrics().Expose(), "text/plain; version=0.0.4; charset=utf-8");
+    // Process metrics read /proc, so the exposition is built off the network thread.
+    std::string text;
+    std::function<void()> expose = [&] { text = metrics().Expose(); };
+    co_await http::RunBlocking(std::move(expose));
+    co_return http::Text(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
   });
   router_.Add(http::Method::kGet, "/openapi.yaml", [this](http::RequestContext&) -> Task<http::Response> {
     if (openapi_.empty()) co_return http::Problem(ErrorCode::kNotFound, "no OpenAPI document");
