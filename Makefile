@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 PRESET ?= release
 BUILD_DIR := build/$(PRESET)
-BIN := build/bin
+# The release preset puts binaries in build/bin; the others in build/<preset>/bin.
+BIN := $(if $(filter release,$(PRESET)),build/bin,$(BUILD_DIR)/bin)
 DATA_DIR ?= data
 CTEST_ARGS ?=
 
@@ -50,7 +51,7 @@ test-component: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L component -j2
 
 bench: build
-	bash bench/http_baseline/run.sh
+	BIN_DIR=$(BIN) bash bench/http_baseline/run.sh
 
 fmt:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i --style=file

@@ -13,7 +13,7 @@ PACKAGES=(
   # messaging and security (event backbone, identity)
   libnats-dev nats-server libargon2-dev
   # tests and benchmarks: promtool validates /metrics; nginx and wrk are the HTTP baseline
-  prometheus nginx-light wrk curl procps util-linux
+  prometheus nginx-light wrk curl procps util-linux iproute2
 )
 
 missing=()
@@ -30,14 +30,19 @@ echo "setup: installing ${#missing[@]} package(s): ${missing[*]}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install packages" >&2; exit 1; }
-  SUDO="sudo"
+  SUDO="sudo -n"  # never wait for a password prompt nobody will answer (CI has no tty)
 fi
 export DEBIAN_FRONTEND=noninteractive
 # The package lists may never have been fetched on a fresh machine, or may be stale.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian's nginx package starts a system nginx on port 80; the benchmark runs its own.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
-  $SUDO systemctl stop nginx || echo "setup: could not stop the system nginx (harmless)"
+# Debian's nginx and prometheus packages start system daemons (ports 80 and 9090) where systemd
+# runs; Mercato starts its own instances on ephemeral ports and needs neither.
+if command -v systemctl >/dev/null 2>&1; then
+  for unit in nginx prometheus; do
+    if systemctl is-active --quiet "$unit" 2>/dev/null; then
+      $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || echo "setup: could not stop the system $unit (harmless)"
+    fi
+  done
 fi
 echo "setup: done"

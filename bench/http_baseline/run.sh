@@ -18,7 +18,7 @@ ITEM=${ITEM:-item-0042}
 BIN_DIR=${BIN_DIR:-build/bin}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
 
-for tool in wrk nginx taskset; do
+for tool in wrk nginx taskset curl ss; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (run scripts/setup.sh)" >&2; exit 1; }
 done
 [ -x "$BIN_DIR/hello" ] || { echo "bench: $BIN_DIR/hello is missing (run make build)" >&2; exit 1; }
@@ -33,8 +33,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
-  || echo $(( 20000 + RANDOM % 20000 )); }
+# A port nothing listens on (nginx cannot take port 0 and report it back).
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$(( 20000 + RANDOM % 30000 ))
+    ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return 0; }
+  done
+  echo "bench: no free port found" >&2; return 1
+}
 
 wait_http() {  # url
   for _ in $(seq 1 200); do
@@ -45,10 +52,11 @@ wait_http() {  # url
 }
 
 # --- hello ----------------------------------------------------------------------------------
-hello_port=$(free_port)
-taskset -c "$SERVER_CPU" "$BIN_DIR/hello" --port "$hello_port" --data-dir "$work/hello" \
-  --log-level warn > "$work/hello.log" 2>&1 &
+taskset -c "$SERVER_CPU" "$BIN_DIR/hello" --port 0 --port-file "$work/hello.port" \
+  --data-dir "$work/hello" --log-level warn > "$work/hello.log" 2>&1 &
 pids+=($!)
+for _ in $(seq 1 200); do [ -s "$work/hello.port" ] && break; sleep 0.05; done
+hello_port=$(cat "$work/hello.port")
 wait_http "http://127.0.0.1:$hello_port/health/ready"
 
 # --- nginx with the very same bytes ----------------------------------------------------------
@@ -65,6 +73,7 @@ events { worker_connections 4096; }
 http {
   access_log off;
   sendfile on;
+  open_file_cache max=64 inactive=60s;  # a production setting: no open/stat per request
   tcp_nodelay on;
   keepalive_requests 1000000;
   keepalive_timeout 65;

@@ -77,7 +77,7 @@ TEST_F(HelloTest, WrongMethodIs405WithAllow) {
   auto r = testing::Request(port(), "DELETE", "/items/item-0001");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 405);
-  EXPECT_EQ(r->Header("Allow"), "GET, PUT");
+  EXPECT_EQ(r->Header("Allow"), "GET, PUT, HEAD");
   EXPECT_EQ(r->Header("Content-Type"), "application/problem+json");
 }
 
@@ -191,6 +191,8 @@ TEST_F(HelloTest, KeepAliveServesManyRequestsOnOneConnection) {
 }
 
 TEST_F(HelloTest, HeadAnswersWithoutBody) {
+  auto get = Get(port(), "/items/item-0001");
+  ASSERT_TRUE(get);
   RawConnection c(port());
   c.Send("HEAD /items/item-0001 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   auto raw = c.ReadUntilClosed(5s);
@@ -198,7 +200,8 @@ TEST_F(HelloTest, HeadAnswersWithoutBody) {
   auto end_of_head = raw.find("\r\n\r\n");
   ASSERT_NE(end_of_head, std::string::npos);
   EXPECT_EQ(raw.size(), end_of_head + 4) << "HEAD must not carry a body";
-  EXPECT_NE(raw.find("Content-Length: "), std::string::npos);
+  EXPECT_NE(raw.find("Content-Length: " + std::to_string(get->body.size()) + "\r\n"), std::string::npos)
+      << "HEAD must announce the GET body's length:\n" << raw;
 }
 
 TEST_F(HelloTest, CorrelationIdIsEchoedOrGenerated) {
@@ -339,12 +342,9 @@ TEST(HelloProcess, RefusesNewConnectionsWhileDraining) {
 
 TEST(HelloProcess, ConnectionsBeyondTheCapGet503) {
   auto hello = ServiceProcess::Start("hello", {"--max-connections", "2"});
+  // The acceptor takes connections in order, so a and b hold the two slots before c arrives.
   RawConnection a(hello.port());
   RawConnection b(hello.port());
-  ASSERT_TRUE(testing::WaitFor([&] {
-    auto m = testing::Get(hello.port(), "/metrics");  // may itself be refused while a, b are open
-    return !m || m->status == 503;
-  }, 3s));
   RawConnection c(hello.port());
   c.Send("GET /hello/x HTTP/1.1\r\nHost: x\r\n\r\n");
   auto raw = c.ReadUntilClosed(3s);
@@ -374,19 +374,43 @@ TEST(HelloProcess, BadConfigStopsWithOneClearLine) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
 }
 
-TEST(HelloProcess, EnvironmentConfiguresThePort) {
+int ReadPort(const std::string& file) {
+  std::ifstream in(file);
+  int port = 0;
+  in >> port;
+  return port;
+}
+
+TEST(HelloProcess, EnvironmentConfiguresThePortAndLogLevel) {
   testing::TempDir dir;
-  // The flag wins over the environment: the env asks for an impossible port, the flag for 0.
-  auto p = testing::ChildProcess::Start(testing::BinaryPath("hello"),
-                                        {"--port", "0", "--data-dir", dir.path(), "--port-file", dir.path() + "/port"},
-                                        {{"MERCATO_HELLO_PORT", "1"}, {"MERCATO_HELLO_LOG_LEVEL", "warn"}},
-                                        dir.path() + "/log.txt");
-  ASSERT_TRUE(testing::WaitFor([&] { return std::ifstream(dir.path() + "/port").good(); }, 10s));
+  uint16_t wanted = testing::FreeTcpPort();
+  auto p = testing::ChildProcess::Start(
+      testing::BinaryPath("hello"), {"--data-dir", dir.path(), "--port-file", dir.path() + "/port"},
+      {{"MERCATO_HELLO_PORT", std::to_string(wanted)}, {"MERCATO_HELLO_LOG_LEVEL", "warn"}},
+      dir.path() + "/log.txt");
+  ASSERT_TRUE(testing::WaitFor([&] { return ReadPort(dir.path() + "/port") > 0; }, 10s));
+  EXPECT_EQ(ReadPort(dir.path() + "/port"), wanted);
+  auto r = Get(wanted, "/hello/env");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
   p.Signal(SIGTERM);
   EXPECT_EQ(p.Wait(10s), 0);
   std::ifstream in(dir.path() + "/log.txt");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text.find("\"level\":\"info\""), std::string::npos) << "log-level from env ignored:\n" << text;
+}
+
+TEST(HelloProcess, FlagBeatsEnvironment) {
+  testing::TempDir dir;
+  // The environment asks for port 1; the flag (0: any free port) must win.
+  auto p = testing::ChildProcess::Start(
+      testing::BinaryPath("hello"),
+      {"--port", "0", "--data-dir", dir.path(), "--port-file", dir.path() + "/port"},
+      {{"MERCATO_HELLO_PORT", "1"}}, dir.path() + "/log.txt");
+  ASSERT_TRUE(testing::WaitFor([&] { return ReadPort(dir.path() + "/port") > 0; }, 10s));
+  EXPECT_NE(ReadPort(dir.path() + "/port"), 1);
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.Wait(10s), 0);
 }
 
 TEST(HelloProcess, LogsAreJsonLinesWithIds) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "mercato/core/clock.hpp"
+#include "mercato/core/hex.hpp"
 #include "mercato/core/id.hpp"
 #include "mercato/core/money.hpp"
 #include "mercato/core/random.hpp"
@@ -41,6 +42,16 @@ TEST(ErrorCode, HasStableWireNames) {
   EXPECT_EQ(ToString(ErrorCode::kFailedPrecondition), "failed_precondition");
   EXPECT_EQ(ToString(ErrorCode::kResourceExhausted), "resource_exhausted");
   EXPECT_EQ(ToString(ErrorCode::kDeadlineExceeded), "deadline_exceeded");
+}
+
+TEST(Hex, EncodesLowerCaseTwoDigitsPerByte) {
+  const uint8_t bytes[] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xff};
+
+  EXPECT_EQ(HexEncode(bytes), "00f067aa0bff");
+  EXPECT_EQ(HexEncode(bytes, 0), "");
+  std::string out = "id=";
+  AppendHex(out, {bytes + 3, 2});
+  EXPECT_EQ(out, "id=aa0b");
 }
 
 TEST(Id, IsUuidV7AndSortsByCreation) {

@@ -2,11 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <string>
 
+#include "mercato/testing/testing.hpp"
 #include "test_upstream.hpp"
 
 namespace mercato::http {
@@ -15,14 +14,6 @@ namespace {
 using testing::Behaviour;
 using testing::TestUpstream;
 using namespace std::chrono_literals;
-
-// A loopback port nobody listens on: bound to learn a free number, then released.
-uint16_t ClosedPort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
-  return acceptor.local_endpoint().port();
-}
 
 // Built field by field: GCC 12 flags designated initializers that skip members.
 BlockingCall Call(std::string url, Duration timeout = std::chrono::seconds(5)) {
@@ -98,7 +89,9 @@ TEST(BlockingRequest, SlowReplyWithinTimeoutSucceeds) {
 }
 
 TEST(BlockingRequest, RefusedConnectionIsUnavailable) {
-  auto r = BlockingRequest(Call("http://127.0.0.1:" + std::to_string(ClosedPort()) + "/"));
+  const uint16_t closed = mercato::testing::ClosedTcpPort();
+
+  auto r = BlockingRequest(Call("http://127.0.0.1:" + std::to_string(closed) + "/"));
 
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);

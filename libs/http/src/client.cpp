@@ -7,8 +7,11 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -148,6 +151,10 @@ bool PeerGone(tcp::socket& socket) {
   return true;  // 0: orderly shutdown; > 0: unsolicited data, the framing can no longer be trusted
 }
 
+asio::execution_context& ContextOf(const asio::any_io_executor& executor) {
+  return asio::query(executor, asio::execution::context);
+}
+
 // One keep-alive connection; `buffer` belongs to it because a read may fetch past a response.
 struct Connection {
   explicit Connection(const asio::any_io_executor& executor) : stream(executor) {}
@@ -253,16 +260,21 @@ struct Client::Impl {
     });
   }
 
-  // The most recently used idle connection that lives on `executor` and still looks alive.
-  // Connections are tied to the io_context whose reactor registered them, so one created on
-  // another executor is left for its own coroutines.
+  // The most recently used idle connection of `executor`'s execution context that still looks
+  // alive. A socket belongs to the io_context whose reactor registered it, so connections made
+  // under another io_context are left for that one's coroutines. Within one io_context any
+  // coroutine may take it, whatever its strand (a service runs each inbound connection on its
+  // own strand; matching executors would give every inbound connection a private pool): only
+  // one coroutine holds a connection at a time, and Beast runs the stream's completion and
+  // timeout handlers on the awaiting coroutine's executor, not on the one it was created with.
   std::unique_ptr<Connection> TakeIdle(const asio::any_io_executor& executor) {
+    const asio::execution_context* const context = &ContextOf(executor);
     std::vector<std::unique_ptr<Connection>> dead;  // destroyed after unlocking
     std::unique_ptr<Connection> found;
     {
       std::lock_guard lock(pool_mutex);
       for (auto it = idle.rbegin(); it != idle.rend();) {
-        if ((*it)->stream.get_executor() != executor) {
+        if (&ContextOf((*it)->stream.get_executor()) != context) {
           ++it;
           continue;
         }
@@ -304,7 +316,8 @@ struct Client::Impl {
     } else {
       // getaddrinfo cannot be interrupted, so the deadline is not applied here; the connect
       // that follows is bounded.
-      tcp::resolver resolver(co_await asio::this_coro::executor);
+      const auto executor = co_await asio::this_coro::executor;
+      tcp::resolver resolver(executor);
       beast::error_code resolve_ec;
       const auto results = co_await resolver.async_resolve(
           upstream.host, upstream.port, asio::redirect_error(asio::use_awaitable, resolve_ec));
@@ -457,7 +470,13 @@ size_t Client::idle_connections() const {
   return impl_->idle.size();
 }
 
-Task<Result<ClientResponse>> Client::Send(ClientRequest request, const CallContext& context) {
+Task<Result<ClientResponse>> Client::Send(ClientRequest request) {
+  // Not a coroutine: the empty context is moved into the other overload's frame before this
+  // returns, so nothing outlives this call by reference.
+  return Send(std::move(request), CallContext());
+}
+
+Task<Result<ClientResponse>> Client::Send(ClientRequest request, CallContext context) {
   Impl& s = *impl_;
   const std::string& name = s.options.name;
   const auto verb = ToVerb(request.method);
@@ -626,7 +645,8 @@ CallContext CallContext::From(const RequestContext& ctx) {
 }
 
 Task<void> SleepFor(Duration d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
   // Saturate instead of overflowing now + d for "forever"-sized durations.
   const auto now = std::chrono::steady_clock::now();
   const auto limit = std::chrono::steady_clock::time_point::max() - now;

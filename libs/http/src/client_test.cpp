@@ -6,13 +6,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
 
 #include "mercato/resilience/deadline.hpp"
+#include "mercato/testing/testing.hpp"
 #include "test_upstream.hpp"
 
 namespace mercato::http {
@@ -24,13 +24,6 @@ using testing::TestUpstream;
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 using BreakerState = resilience::CircuitBreaker::State;
-
-// A loopback port nobody listens on: bound to learn a free number, then released.
-uint16_t ClosedPort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  return acceptor.local_endpoint().port();
-}
 
 ClientRequest Get(std::string path = "/") {
   ClientRequest r;
@@ -168,7 +161,7 @@ TEST_F(ClientTest, ExplicitNonIdempotentGetIsNotRetried) {
 
 TEST_F(ClientTest, RefusedConnectIsRetriedEvenForPost) {
   auto options = Options("payments");
-  options.base_url = "http://127.0.0.1:" + std::to_string(ClosedPort());
+  options.base_url = "http://127.0.0.1:" + std::to_string(mercato::testing::ClosedTcpPort());
   options.breaker_enabled = false;
   Client client(options, registry_);
 

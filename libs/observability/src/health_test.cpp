@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 
 namespace mercato::obs {
@@ -59,6 +63,81 @@ TEST(HealthRegistry, CountsAThrowingCheckAsDown) {
   EXPECT_FALSE(report.checks[0].up);
   EXPECT_EQ(report.checks[0].detail, "connection refused");
   EXPECT_FALSE(report.checks[1].up);
+}
+
+// A gate a check blocks on until the test opens it. Shared, because the check's thread may
+// outlive the test body that created it.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool open = false;
+  int entered = 0;
+
+  void Wait() {
+    std::unique_lock lock(mutex);
+    ++entered;
+    changed.notify_all();
+    changed.wait(lock, [this] { return open; });
+  }
+  void Open() {
+    std::lock_guard lock(mutex);
+    open = true;
+    changed.notify_all();
+  }
+};
+
+TEST(HealthRegistry, ReportsAHungCheckDownAfterTheTimeout) {
+  using std::chrono::milliseconds;
+  HealthRegistry health;
+  auto gate = std::make_shared<Gate>();
+  health.Add("sqlite", [] { return CheckResult::Up(); });
+  health.Add("nats", [gate] {
+    gate->Wait();
+    return CheckResult::Up();
+  });
+
+  const auto started = std::chrono::steady_clock::now();
+  auto report = health.Run(milliseconds(100));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  gate->Open();
+
+  // The check would block until Open(), i.e. forever had Run() waited for it.
+  EXPECT_LT(elapsed, milliseconds(2'000));
+  EXPECT_GE(elapsed, milliseconds(100));
+  EXPECT_FALSE(report.ready);
+  ASSERT_EQ(report.checks.size(), 2u);
+  EXPECT_TRUE(report.checks[0].up);
+  EXPECT_FALSE(report.checks[1].up);
+  EXPECT_EQ(report.checks[1].detail, "timed out after 100ms");
+}
+
+TEST(HealthRegistry, ReusesAStillRunningCheckInsteadOfStartingAnother) {
+  using std::chrono::milliseconds;
+  HealthRegistry health;
+  auto gate = std::make_shared<Gate>();
+  health.Add("nats", [gate] {
+    gate->Wait();
+    return CheckResult::Up("recovered");
+  });
+
+  EXPECT_FALSE(health.Run(milliseconds(20)).ready);
+  {
+    std::unique_lock lock(gate->mutex);
+    ASSERT_TRUE(gate->changed.wait_for(lock, std::chrono::seconds(5),
+                                       [&gate] { return gate->entered == 1; }));
+  }
+  EXPECT_FALSE(health.Run(milliseconds(20)).ready);
+  int entered = 0;
+  {
+    std::lock_guard lock(gate->mutex);
+    entered = gate->entered;
+  }
+  gate->Open();
+  auto after = health.Run(milliseconds(5'000));  // the hung execution's answer, once it comes
+
+  EXPECT_EQ(entered, 1);
+  EXPECT_TRUE(after.ready);
+  EXPECT_EQ(after.checks[0].detail, "recovered");
 }
 
 TEST(HealthRegistry, ToJsonProducesTheDocumentedShape) {

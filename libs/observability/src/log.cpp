@@ -26,9 +26,10 @@ struct LogConfig {
 // change becoming visible a few lines late is harmless.
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 
-// Published with release/acquire and never freed: ConfigureLogging runs a handful of times per
-// process, and leaking the old config is what lets writers read it without a lock.
-std::atomic<const LogConfig*> g_config{new LogConfig{}};
+// Published with release/acquire and never freed while the process runs: ConfigureLogging keeps
+// every config it replaces (see there), which is what lets writers read it without a lock.
+const LogConfig kDefaultLogConfig{};
+std::atomic<const LogConfig*> g_config{&kDefaultLogConfig};
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {

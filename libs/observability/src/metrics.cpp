@@ -356,8 +356,13 @@ void Registry::AddCallback(std::string name, std::string help, std::function<dou
 }
 
 std::string Registry::Expose() const {
+  // Everything AddCallback may rewrite (help, the reader) is copied here under the lock. The
+  // rest is fixed once the registering call has released the lock: name, kind and labels from
+  // creation on, a family from the call that created it on (never replaced, and owned by the
+  // entry the shared_ptr keeps alive).
   struct Item {
-    std::shared_ptr<Entry> entry;
+    std::shared_ptr<const Entry> entry;
+    std::string help;
     std::function<double()> read;
   };
   std::vector<Item> items;
@@ -365,7 +370,16 @@ std::string Registry::Expose() const {
     // Copy under the lock, render outside it: a slow callback must not stall registrations.
     std::lock_guard lock(mutex_);
     items.reserve(entries_.size());
-    for (const auto& [name, entry] : entries_) items.push_back({entry, entry->read});
+    for (const auto& [name, entry] : entries_) {
+      // An entry whose registration threw after creating it (bad histogram bounds or summary
+      // quantiles) has no family yet: nothing to expose.
+      const bool empty = (entry->kind == kCounterKind && !entry->counter) ||
+                         (entry->kind == kGaugeKind && !entry->gauge) ||
+                         (entry->kind == kHistogramKind && !entry->histogram) ||
+                         (entry->kind == kSummaryKind && !entry->summary);
+      if (empty) continue;
+      items.push_back({entry, entry->help, entry->read});
+    }
   }
 
   std::string out;
@@ -375,7 +389,7 @@ std::string Registry::Expose() const {
     out += "# HELP ";
     out += e.name;
     out += ' ';
-    AppendEscaped(out, e.help, false);
+    AppendEscaped(out, item.help, false);
     out += "\n# TYPE ";
     out += e.name;
     out += ' ';

@@ -279,6 +279,37 @@ TEST(Registry, CallbackIsReadAtScrapeTime) {
   EXPECT_NE(text.find("# TYPE mercato_test_queue_depth gauge\n"), std::string::npos);
 }
 
+TEST(Registry, ExposeSkipsARegistrationThatFailedValidation) {
+  Registry registry;
+  registry.AddCounter("mercato_test_total", "c");
+
+  EXPECT_THROW(registry.AddHistogram("mercato_test_seconds", "h", {}, {2, 1}),
+               std::invalid_argument);
+  const std::string text = registry.Expose();
+
+  EXPECT_EQ(text.find("mercato_test_seconds"), std::string::npos);
+  EXPECT_EQ(SampleValue(text, "mercato_test_total"), 0);
+}
+
+// Run under TSan to be meaningful: re-registering a callback rewrites its help text while a
+// scrape renders it.
+TEST(Registry, ReRegisteringACallbackDuringScrapesIsSafe) {
+  Registry registry;
+  registry.AddCallback("mercato_test_depth", "first", [] { return 1.0; });
+
+  std::thread writer([&registry] {
+    for (int i = 0; i < 2'000; ++i) {
+      registry.AddCallback("mercato_test_depth", i % 2 == 0 ? "even help" : "odd",
+                           [] { return 1.0; });
+    }
+  });
+  for (int i = 0; i < 200; ++i) {
+    const std::string text = registry.Expose();
+    EXPECT_EQ(SampleValue(text, "mercato_test_depth"), 1);
+  }
+  writer.join();
+}
+
 TEST(RegisterProcessMetrics, IsIdempotentAndReadsProc) {
   Registry registry;
 

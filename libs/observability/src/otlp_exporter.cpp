@@ -2,20 +2,11 @@
 
 #include <charconv>
 
+#include "mercato/core/hex.hpp"
 #include "mercato/observability/log.hpp"
 
 namespace mercato::obs {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-template <size_t N>
-void AppendHex(std::string& out, const std::array<uint8_t, N>& bytes) {
-  for (uint8_t b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
-}
 
 void AppendString(std::string& out, std::string_view text) {
   out += '"';

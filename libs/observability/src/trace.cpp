@@ -3,12 +3,12 @@
 #include <atomic>
 #include <mutex>
 
+#include "mercato/core/hex.hpp"
 #include "mercato/core/random.hpp"
 
 namespace mercato::obs {
 namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
 constexpr size_t kVersion00Length = 55;  // "00-" + 32 + "-" + 16 + "-" + 2
 
 // Lower-case hex only: W3C forbids upper case in traceparent.
@@ -38,14 +38,6 @@ bool ParseByte(std::string_view text, uint8_t& out) {
   if (hi < 0 || lo < 0) return false;
   out = static_cast<uint8_t>(hi << 4 | lo);
   return true;
-}
-
-template <size_t N>
-void AppendHex(std::string& out, const std::array<uint8_t, N>& bytes) {
-  for (uint8_t b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
 }
 
 template <size_t N>
@@ -105,24 +97,13 @@ std::string TraceContext::ToTraceparent() const {
   out += '-';
   AppendHex(out, span_id);
   out += '-';
-  out += kHex[flags >> 4];
-  out += kHex[flags & 0xf];
+  AppendHex(out, {&flags, 1});
   return out;
 }
 
-std::string TraceContext::TraceIdHex() const {
-  std::string out;
-  out.reserve(32);
-  AppendHex(out, trace_id);
-  return out;
-}
+std::string TraceContext::TraceIdHex() const { return HexEncode(trace_id); }
 
-std::string TraceContext::SpanIdHex() const {
-  std::string out;
-  out.reserve(16);
-  AppendHex(out, span_id);
-  return out;
-}
+std::string TraceContext::SpanIdHex() const { return HexEncode(span_id); }
 
 void SetSpanExporter(std::shared_ptr<SpanExporter> exporter) {
   std::lock_guard lock(g_exporter_mutex);

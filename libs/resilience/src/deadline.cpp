@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "text.hpp"
+
 namespace mercato::resilience {
 namespace {
 
@@ -20,12 +22,6 @@ SteadyTime SaturatingAdd(SteadyTime now, Duration d) {
   if (d_ns > 0 && now_ns > std::numeric_limits<Rep>::max() - d_ns) return SteadyTime::max();
   if (d_ns < 0 && now_ns < std::numeric_limits<Rep>::min() - d_ns) return SteadyTime::min();
   return now + d;
-}
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace

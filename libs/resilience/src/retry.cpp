@@ -8,6 +8,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "text.hpp"
+
 namespace mercato::resilience {
 namespace {
 
@@ -31,12 +33,6 @@ Duration SaturatingNanos(double ns) {
 Duration SaturatingTimes4(Duration d) {
   if (d <= Duration::zero()) return Duration::zero();
   return d > Duration::max() / 4 ? Duration::max() : d * 4;
-}
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 bool ParseDigits(std::string_view s, int& out) {

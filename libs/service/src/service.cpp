@@ -133,7 +133,7 @@ int Service::Run() {
                  e.what());
     return 1;
   }
-  obs::LogInfo("starting", {{"service", name_}, {"data_dir", data_dir_}});
+  obs::LogInfo("starting", {{"data_dir", data_dir_}});
   server_->Run();
   if (auto otlp = std::dynamic_pointer_cast<obs::OtlpExporter>(exporter_)) otlp->Flush();
   return 0;

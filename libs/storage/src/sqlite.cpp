@@ -451,22 +451,23 @@ class SqliteDatabase final : public Database {
     // work on a storage thread, then posts the handler to the coroutine's executor, so the
     // coroutine resumes where it was (its io_context thread or strand), never on a storage thread.
     // `work` and `failure` live in this coroutine's frame, which stays alive until the handler
-    // runs.
-    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [this, write, &work, &failure, executor](auto handler) {
-          // Tracked: the io_context's run() must not return while the work is away on our thread.
-          auto tracked = asio::prefer(executor, asio::execution::outstanding_work.tracked);
-          auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
-          QueueFor(write).Push([shared_handler, tracked, &work, &failure](Connection& connection) {
-            try {
-              work(connection);
-            } catch (...) {
-              failure = std::current_exception();
-            }
-            asio::post(tracked, std::move(*shared_handler));
-          });
-        },
-        asio::use_awaitable);
+    // runs. The initiation is named, not written inline in the co_await: it owns a copy of the
+    // executor, and GCC 12 destroys such temporaries of a co_await expression twice.
+    auto initiation = [this, write, &work, &failure, executor](auto handler) {
+      // Tracked: the io_context's run() must not return while the work is away on our thread.
+      auto tracked = asio::prefer(executor, asio::execution::outstanding_work.tracked);
+      auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
+      QueueFor(write).Push([shared_handler, tracked, &work, &failure](Connection& connection) {
+        try {
+          work(connection);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        asio::post(tracked, std::move(*shared_handler));
+      });
+    };
+    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(std::move(initiation),
+                                                                          asio::use_awaitable);
     if (failure) std::rethrow_exception(failure);
   }
 

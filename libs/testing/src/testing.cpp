@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -61,6 +62,68 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+namespace {
+
+// A socket bound to 127.0.0.1:`port` (0: the kernel picks), or -1. Close-on-exec, so a child a
+// test starts never inherits it. Without SO_REUSEADDR: a port that still has connections in
+// TIME_WAIT counts as taken, which errs on the safe side.
+int BindLoopback(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+uint16_t BoundPort(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+uint16_t FreeTcpPort() {
+  int fd = BindLoopback(0);
+  uint16_t port = fd >= 0 ? BoundPort(fd) : 0;
+  if (fd >= 0) close(fd);
+  if (port == 0) throw std::runtime_error("FreeTcpPort: cannot bind 127.0.0.1:0");
+  return port;
+}
+
+uint16_t FreeTcpPortRange(int count) {
+  if (count < 1) throw std::invalid_argument("FreeTcpPortRange: count must be >= 1");
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int base = FreeTcpPort();
+    if (base + count - 1 > 65535) continue;
+    bool all_free = true;
+    for (int i = 1; i < count && all_free; ++i) {
+      int fd = BindLoopback(static_cast<uint16_t>(base + i));
+      all_free = fd >= 0;
+      if (fd >= 0) close(fd);
+    }
+    if (all_free) return static_cast<uint16_t>(base);
+  }
+  throw std::runtime_error("FreeTcpPortRange: no " + std::to_string(count) +
+                           " consecutive free ports found");
+}
+
+uint16_t ClosedTcpPort() {
+  // Bound but never listening: the kernel answers a SYN with RST (connection refused). The socket
+  // is deliberately never closed, so the port stays reserved for the rest of the test process.
+  int fd = BindLoopback(0);
+  uint16_t port = fd >= 0 ? BoundPort(fd) : 0;
+  if (port == 0) throw std::runtime_error("ClosedTcpPort: cannot bind 127.0.0.1:0");
+  return port;
+}
+
 ChildProcess ChildProcess::Start(const std::string& binary, const std::vector<std::string>& args,
                                  const std::vector<std::pair<std::string, std::string>>& env,
                                  const std::string& log_file) {
@@ -71,19 +134,43 @@ ChildProcess ChildProcess::Start(const std::string& binary, const std::vector<st
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // The child's environment, complete before fork: after fork() in a multi-threaded process only
+  // async-signal-safe calls are allowed until exec, and setenv() (malloc, a lock) is not one.
+  // Same result as setenv(k, v, 1) for each override in order: a later one wins.
+  std::vector<std::string> env_storage;
+  for (char** entry = environ; *entry != nullptr; ++entry) env_storage.emplace_back(*entry);
+  for (const auto& assignment : env) {
+    const std::string& key = assignment.first;
+    const std::string& value = assignment.second;
+    auto same_key = [&key](const std::string& entry) {
+      return entry.size() > key.size() && entry.compare(0, key.size(), key) == 0 &&
+             entry[key.size()] == '=';
+    };
+    auto existing = std::find_if(env_storage.begin(), env_storage.end(), same_key);
+    if (existing != env_storage.end()) {
+      *existing = key + "=" + value;
+    } else {
+      env_storage.push_back(key + "=" + value);
+    }
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const char* log_path = log_file.empty() ? nullptr : log_file.c_str();
+
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    if (!log_file.empty()) {
-      int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    // Only async-signal-safe calls from here to execve.
+    if (log_path != nullptr) {
+      int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
         close(fd);
       }
     }
-    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    execv(binary.c_str(), argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   ChildProcess child;

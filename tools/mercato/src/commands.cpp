@@ -61,7 +61,8 @@ options:
 
 const char kDownHelp[] = R"(usage: mercato down [options]
 
-Stops a running `mercato up` (its supervisor stops the processes in reverse order).
+Stops a running `mercato up`: its supervisor sends each process SIGTERM in reverse start order
+and allows it 25 s to drain before SIGKILL.
 
 options:
   --data-dir DIR     the data directory `mercato up` used (default: ./data)
@@ -71,8 +72,6 @@ options:
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-constexpr std::chrono::seconds kDownTimeout{30};
 
 Error Usage(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
 
@@ -366,6 +365,12 @@ Result<DataDirOptions> ParseDataDirOptions(const std::vector<std::string>& args)
   return options;
 }
 
+std::chrono::seconds DownTimeout(size_t process_count) {
+  // Room for the supervisor itself to write its state and exit once its children are gone.
+  constexpr std::chrono::seconds kMargin{5};
+  return kDefaultStopTimeout * static_cast<long>(process_count) + kMargin;
+}
+
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
@@ -560,15 +565,16 @@ int RunDown(const DataDirOptions& options) {
     return kExitOk;
   }
   const pid_t supervisor = state->supervisor_pid;
+  const std::chrono::seconds timeout = DownTimeout(state->processes.size());
   const auto begin = SteadyClock::now();
   std::cout << "mercato: stopping supervisor pid " << supervisor << " ..." << std::endl;
   ::kill(supervisor, SIGTERM);
-  while (IsProcessAlive(supervisor) && SteadyClock::now() - begin < kDownTimeout) {
+  while (IsProcessAlive(supervisor) && SteadyClock::now() - begin < timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (IsProcessAlive(supervisor)) {
     // A wedged supervisor must not leave services running: kill it and each child's group.
-    std::cerr << "mercato: supervisor did not stop within " << kDownTimeout.count()
+    std::cerr << "mercato: supervisor did not stop within " << timeout.count()
               << " s; killing it and its processes" << std::endl;
     ::kill(supervisor, SIGKILL);
     for (const auto& process : state->processes) {

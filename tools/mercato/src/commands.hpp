@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -48,6 +49,10 @@ extern const char kDownHelp[];
 int RunUp(const UpOptions& options, const std::filesystem::path& exe_dir);
 int RunStatus(const DataDirOptions& options);
 int RunDown(const DataDirOptions& options);
+
+// How long `mercato down` waits for the supervisor before SIGKILLing everything: the supervisor
+// stops processes one by one, each allowed kDefaultStopTimeout to drain, plus a margin.
+std::chrono::seconds DownTimeout(size_t process_count);
 
 // Aligned columns separated by two spaces; the first row is the header.
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);

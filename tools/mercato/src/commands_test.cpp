@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "supervisor.hpp"
+
 namespace mercato::runner {
 namespace {
 
@@ -65,6 +67,20 @@ TEST(FormatUptime, PicksTwoUnits) {
   EXPECT_EQ(FormatUptime(std::chrono::seconds(7500)), "2h05m");
   EXPECT_EQ(FormatUptime(std::chrono::seconds(3 * 86400 + 4 * 3600)), "3d04h");
   EXPECT_EQ(FormatUptime(std::chrono::seconds(-5)), "0s");
+}
+
+TEST(StopTimeout, OutlastsTheDefaultDrainTimeout) {
+  constexpr std::chrono::seconds kServiceDrainDefault{20};  // --drain-timeout in libs/service
+
+  EXPECT_GT(SupervisorOptions{}.stop_timeout, kServiceDrainDefault);
+}
+
+TEST(DownTimeout, CoversAFullStopOfEveryProcessInTurn) {
+  for (size_t processes : {size_t{1}, size_t{3}, size_t{12}}) {
+    EXPECT_GT(DownTimeout(processes), kDefaultStopTimeout * static_cast<long>(processes))
+        << processes << " processes";
+  }
+  EXPECT_EQ(DownTimeout(2), std::chrono::seconds(55));
 }
 
 }  // namespace

@@ -2,10 +2,8 @@
 // (fake_service, a raw-socket stand-in built for this test) on ephemeral ports. Every wait polls a
 // condition against a deadline; every process started is stopped, also when an assertion fails.
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +19,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "mercato/http/blocking_client.hpp"
+#include "mercato/testing/testing.hpp"
 #include "state.hpp"
 
 namespace mercato::runner {
@@ -84,54 +87,9 @@ CommandResult RunMercato(const std::vector<std::string>& args, seconds timeout =
   return result;
 }
 
+// Polls every 50 ms rather than the shared default: some conditions run `mercato status`.
 bool WaitFor(const std::function<bool()>& condition, seconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return condition();
-}
-
-// Binds port 0 to let the kernel pick, reads it back, and releases it.
-std::optional<int> FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  std::optional<int> port;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-bool PortIsFree(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return free;
-}
-
-// A base port whose next `count` ports are all free right now.
-int FreePortRange(int count) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    auto base = FreePort();
-    if (!base || *base + count > 65535) continue;
-    bool all_free = true;
-    for (int i = 1; i < count && all_free; ++i) all_free = PortIsFree(*base + i);
-    if (all_free) return *base;
-  }
-  ADD_FAILURE() << "no free port range";
-  return 0;
+  return mercato::testing::WaitFor(condition, timeout, std::chrono::milliseconds(50));
 }
 
 // The line of a table whose first column is `name`.
@@ -193,7 +151,7 @@ class RunnerComponentTest : public ::testing::Test {
 };
 
 TEST_F(RunnerComponentTest, StartsSupervisesRestartsAndStops) {
-  const int base_port = FreePortRange(2);
+  const int base_port = mercato::testing::FreeTcpPortRange(2);
   WriteTopology(R"({"processes":[
     {"name":"steady","binary":"fake_service","port_offset":0},
     {"name":"crashy","binary":"fake_service","port_offset":1,"args":["--crash-after-ms","700"]}]})");
@@ -255,8 +213,77 @@ TEST_F(RunnerComponentTest, StartsSupervisesRestartsAndStops) {
   EXPECT_EQ(RunMercato({"down", "--data-dir", data_dir_.string()}).exit_code, 0);
 }
 
+// The real sample service under the runner, with the entry deploy/local/topology.json has for it
+// (only the port offset differs, so the test can pick a free port).
+TEST_F(RunnerComponentTest, RunsRestartsAndStopsTheHelloSample) {
+  const int port = mercato::testing::FreeTcpPort();
+  const int base_port = port - 3;  // the port_offset below
+  WriteTopology(R"({"processes":[
+    {"name":"hello","binary":"hello","port_offset":3,"args":[],"ready_path":"/health/ready"}]})");
+
+  CommandResult up = Up(base_port);
+
+  ASSERT_EQ(up.exit_code, 0) << up.output;
+  EXPECT_NE(RowOf(up.output, "hello").find(std::to_string(port)), std::string::npos) << up.output;
+  http::BlockingCall call;
+  call.url = "http://127.0.0.1:" + std::to_string(port) + "/hello/x";
+  call.timeout = seconds(5);
+  auto hello = http::BlockingRequest(call);
+  ASSERT_TRUE(hello) << hello.error().message;
+  EXPECT_EQ(hello->status, 200) << hello->body;
+  CommandResult status = RunMercato({"status", "--data-dir", data_dir_.string()});
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  auto started = ReadState();
+  ASSERT_TRUE(started && started->processes.size() == 1);
+  const pid_t first_pid = started->processes[0].pid;
+  ASSERT_GT(first_pid, 0);
+
+  // A crash (SIGKILL: no drain, no goodbye) is noticed, and hello is restarted and ready again.
+  ASSERT_EQ(::kill(first_pid, SIGKILL), 0);
+  pid_t second_pid = 0;
+  bool recovered = WaitFor(
+      [&] {
+        auto state = ReadState();
+        if (!state || state->processes.size() != 1) return false;
+        const ProcessState& process = state->processes[0];
+        if (process.restarts < 1 || !process.ready || process.pid == first_pid) return false;
+        second_pid = process.pid;
+        status = RunMercato({"status", "--data-dir", data_dir_.string()});
+        return status.exit_code == 0;
+      },
+      seconds(30));
+  ASSERT_TRUE(recovered) << status.output;
+  EXPECT_NE(RowOf(status.output, "hello").find(" yes "), std::string::npos) << status.output;
+  EXPECT_FALSE(IsProcessAlive(first_pid));
+
+  CommandResult down = RunMercato({"down", "--data-dir", data_dir_.string()});
+
+  EXPECT_EQ(down.exit_code, 0) << down.output;
+  EXPECT_NE(down.output.find("stopped hello"), std::string::npos) << down.output;
+  EXPECT_TRUE(WaitFor([&] { return !IsProcessAlive(second_pid); }, seconds(10)));
+  EXPECT_FALSE(fs::exists(StateFilePath(data_dir_)));
+  // Both runs append to one file: the runner's banner line per start, then hello's JSON lines.
+  const fs::path log_file = data_dir_ / "logs" / "hello.log";
+  ASSERT_TRUE(fs::exists(log_file));
+  std::ifstream log(log_file);
+  int json_lines = 0;
+  int starts = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (line.starts_with("--- mercato: starting hello")) continue;
+    boost::system::error_code ec;
+    boost::json::value parsed = boost::json::parse(line, ec);
+    EXPECT_TRUE(!ec && parsed.is_object()) << "not a JSON log line: " << line;
+    if (ec || !parsed.is_object()) continue;
+    ++json_lines;
+    const boost::json::value* msg = parsed.get_object().if_contains("msg");
+    if (msg != nullptr && msg->is_string() && msg->get_string() == "starting") ++starts;
+  }
+  EXPECT_GT(json_lines, 0);
+  EXPECT_EQ(starts, 2) << "the first run and the restart; log: " << log_file;
+}
+
 TEST_F(RunnerComponentTest, ReportsAProcessThatDiesWhileStarting) {
-  const int base_port = FreePortRange(1);
+  const int base_port = mercato::testing::FreeTcpPort();
   WriteTopology(R"({"processes":[
     {"name":"broken","binary":"fake_service","port_offset":0,"args":["--no-such-flag","1"]}]})");
 

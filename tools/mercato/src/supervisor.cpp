@@ -148,13 +148,19 @@ Result<pid_t> SpawnProcess(const LaunchPlan& plan) {
   return pid;
 }
 
-void BlockSupervisorSignals() {
+// The signals the supervisor takes synchronously (sigtimedwait) instead of by handler.
+static sigset_t SupervisorSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGCHLD);
+  return set;
+}
+
+void BlockSupervisorSignals() {
+  sigset_t set = SupervisorSignals();
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
   // A detached supervisor writes to a pipe its parent may already have closed.
   ::signal(SIGPIPE, SIG_IGN);
@@ -373,12 +379,7 @@ void Supervisor::StopOne(Child& child) {
 }
 
 void Supervisor::WaitForEvent(Millis timeout) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGCHLD);
+  sigset_t set = SupervisorSignals();
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   struct timespec wait {
     seconds.count(), static_cast<long>(std::chrono::nanoseconds(timeout - seconds).count())

@@ -64,13 +64,17 @@ class Reporter {
 
 // ---- The supervisor ----
 
+// How long a process may take to exit after SIGTERM before it gets SIGKILL. Longer than the
+// chassis' default --drain-timeout (20 s, libs/service), so a clean drain is never cut short.
+inline constexpr std::chrono::seconds kDefaultStopTimeout{25};
+
 struct SupervisorOptions {
   std::vector<LaunchPlan> plans;
   std::filesystem::path data_dir;
   int base_port = 0;
   std::chrono::seconds ready_timeout{30};
   Millis poll_interval{100};
-  std::chrono::seconds stop_timeout{10};
+  std::chrono::seconds stop_timeout = kDefaultStopTimeout;
   BackoffPolicy backoff;
 };
 

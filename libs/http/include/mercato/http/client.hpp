@@ -7,13 +7,14 @@
 //   http::Client payments(options);                      // options.name = "payments", .base_url
 //   http::ClientRequest request;                         // a named variable, see the note below
 //   request.method = http::Method::kPost; request.path = "/payments"; request.body = json;
-//   auto call = http::CallContext::From(ctx);
-//   auto r = co_await payments.Send(std::move(request), call);
+//   auto call = http::CallContext::From(ctx);            // named too
+//   auto r = co_await payments.Send(std::move(request), std::move(call));
 //   if (!r) co_return http::Problem(r.error());          // unavailable, deadline_exceeded, ...
 //   if (r->status == 201) ...                            // any HTTP status is a value
 //
 // GCC 12 destroys some temporaries created inside a co_await expression twice (braced
-// initialisers, lambdas with owning captures). Build arguments as named variables first.
+// initialisers, lambdas with owning captures, strings built inline). Build arguments as named
+// variables first and pass them moved.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -95,7 +96,11 @@ class Client {
   // Errors: unavailable (connect/reset after retries, or circuit open), deadline_exceeded,
   // resource_exhausted (bulkhead full), invalid_argument (bad request). HTTP statuses, 5xx
   // included, come back as responses once retries are spent.
-  Task<Result<ClientResponse>> Send(ClientRequest request, const CallContext& context = CallContext());
+  // Both parameters are taken by value: the coroutine starts lazily, when awaited, so it owns
+  // what it reads rather than referring to caller objects that may be gone by then. The
+  // one-argument form is for calls outside any request (no trace, no deadline but our own).
+  Task<Result<ClientResponse>> Send(ClientRequest request);
+  Task<Result<ClientResponse>> Send(ClientRequest request, CallContext context);
 
   resilience::CircuitBreaker& breaker();
   const ClientOptions& options() const;

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -30,6 +31,20 @@ std::string BinaryPath(std::string_view name);
 // Polls `condition` every `poll` until it holds or `timeout` passes; true if it held.
 bool WaitFor(const std::function<bool()>& condition, Duration timeout,
              Duration poll = std::chrono::milliseconds(10));
+
+// A loopback TCP port that was free a moment ago (bound to 127.0.0.1:0, read back, released),
+// for a process the test is about to start. Another process could take it in between; a child
+// that fails to bind then fails loudly, never silently.
+uint16_t FreeTcpPort();
+
+// A base port whose `count` consecutive ports (base .. base+count-1) were all free a moment ago,
+// for a topology that places processes at base + offset. Throws if none is found.
+uint16_t FreeTcpPortRange(int count);
+
+// A loopback port where nothing listens, so a connect is refused: for "upstream down" tests.
+// The port stays bound (never listening) until the test process exits, so unlike a released
+// FreeTcpPort() nothing else can start listening there mid-test.
+uint16_t ClosedTcpPort();
 
 // A fresh directory under $TMPDIR, removed with its contents on destruction.
 class TempDir {
