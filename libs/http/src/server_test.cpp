@@ -27,20 +27,11 @@ struct NonStandardError {};
 class RunningServer {
  public:
   explicit RunningServer(ServerOptions options = {}) {
-    options.port = 0;
-    options.handle_signals = false;
     options.service_name = "server-test";
     AddRoutes();
-    server_ = std::make_unique<Server>(options, router_, registry_);
-    server_->Listen();
-    runner_ = std::thread([this] { server_->Run(); });
+    server_ = std::make_unique<testing::InProcessServer>(router_, options, registry_);
   }
-  ~RunningServer() { Stop(); }
-  void Stop() {
-    if (!runner_.joinable()) return;
-    server_->Stop();
-    runner_.join();
-  }
+  void Stop() { server_->Stop(); }
   uint16_t port() const { return server_->port(); }
   obs::Registry& registry() { return registry_; }
   std::set<std::thread::id> handler_threads() {
@@ -88,8 +79,7 @@ class RunningServer {
 
   Router router_;
   obs::Registry registry_;
-  std::unique_ptr<Server> server_;
-  std::thread runner_;
+  std::unique_ptr<testing::InProcessServer> server_;
   std::mutex mutex_;
   std::set<std::thread::id> handler_threads_;
 };

@@ -28,7 +28,8 @@ std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 
 // Published with release/acquire and never freed while the process runs: ConfigureLogging keeps
 // every config it replaces (see there), which is what lets writers read it without a lock.
-const LogConfig kDefaultLogConfig{};
+// Until ConfigureLogging runs (tools, tests), lines name the program.
+const LogConfig kDefaultLogConfig{program_invocation_short_name, 2};
 std::atomic<const LogConfig*> g_config{&kDefaultLogConfig};
 
 std::string_view LevelName(LogLevel level) {

@@ -259,6 +259,23 @@ std::string ServiceProcess::Logs() const {
   return ss.str();
 }
 
+InProcessServer::InProcessServer(http::Router& router, http::ServerOptions options,
+                                 obs::Registry& metrics) {
+  options.port = 0;
+  options.handle_signals = false;  // the test process' signals are not the server's business
+  server_ = std::make_unique<http::Server>(options, router, metrics);
+  server_->Listen();
+  runner_ = std::thread([this] { server_->Run(); });
+}
+
+InProcessServer::~InProcessServer() { Stop(); }
+
+void InProcessServer::Stop() {
+  if (!runner_.joinable()) return;
+  server_->Stop();
+  runner_.join();
+}
+
 Result<http::BlockingResponse> Request(uint16_t port, std::string method, std::string path,
                                        std::string body,
                                        std::vector<std::pair<std::string, std::string>> headers,

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include "mercato/core/clock.hpp"
 #include "mercato/core/result.hpp"
 #include "mercato/http/blocking_client.hpp"
+#include "mercato/http/server.hpp"
 
 namespace mercato::testing {
 
@@ -101,6 +103,30 @@ class ServiceProcess {
   TempDir dir_;
   ChildProcess process_;
   uint16_t port_ = 0;
+};
+
+// A chassis HTTP server running in the test process on an ephemeral port, on its own thread(s),
+// for testing handlers and routers without a separate binary. Stops (gracefully) on destruction.
+//
+//   http::Router router;  router.Add(http::Method::kGet, "/x", handler);
+//   testing::InProcessServer server(router);
+//   auto r = testing::Get(server.port(), "/x");
+class InProcessServer {
+ public:
+  explicit InProcessServer(http::Router& router, http::ServerOptions options = {},
+                           obs::Registry& metrics = obs::Registry::Default());
+  ~InProcessServer();
+  InProcessServer(const InProcessServer&) = delete;
+  InProcessServer& operator=(const InProcessServer&) = delete;
+
+  uint16_t port() const { return server_->port(); }
+  http::Server& server() { return *server_; }
+  // Drains and joins the serving thread; idempotent.
+  void Stop();
+
+ private:
+  std::unique_ptr<http::Server> server_;
+  std::thread runner_;
 };
 
 // Blocking HTTP to 127.0.0.1:<port>.
