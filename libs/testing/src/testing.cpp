@@ -222,34 +222,54 @@ int ChildProcess::Wait(Duration timeout) {
 }
 
 ServiceProcess ServiceProcess::Start(const std::string& name, const std::vector<std::string>& args,
-                                     Duration timeout) {
-  ServiceProcess service{TempDir()};
-  std::string port_file = service.data_dir() + "/port";
-  std::vector<std::string> all{"--port", "0", "--data-dir", service.data_dir() + "/data",
-                               "--port-file", port_file};
+                                     Duration timeout,
+                                     const std::vector<std::pair<std::string, std::string>>& env) {
+  ServiceProcess service{TempDir(), name};
+  service.Launch(args, env, timeout);
+  return service;
+}
+
+void ServiceProcess::Restart(const std::vector<std::string>& args,
+                             const std::vector<std::pair<std::string, std::string>>& env,
+                             Duration timeout) {
+  if (process_.Running()) {
+    process_.Signal(SIGKILL);
+    process_.Wait(std::chrono::seconds(5));
+  }
+  Launch(args, env, timeout);
+}
+
+void ServiceProcess::Launch(const std::vector<std::string>& args,
+                            const std::vector<std::pair<std::string, std::string>>& env,
+                            Duration timeout) {
+  std::string port_file = data_dir() + "/port";
+  std::error_code ignored;
+  fs::remove(port_file, ignored);  // a restart must not read the previous run's port
+  port_ = 0;
+  std::vector<std::string> all{"--port", "0", "--data-dir", data_dir() + "/data", "--port-file",
+                               port_file};
   all.insert(all.end(), args.begin(), args.end());
-  service.process_ = ChildProcess::Start(BinaryPath(name), all, {}, service.log_path());
+  process_ = ChildProcess::Start(BinaryPath(name_), all, env, log_path());
 
   bool listening = WaitFor([&] {
     std::ifstream in(port_file);
     int port = 0;
     if (in >> port && port > 0) {
-      service.port_ = static_cast<uint16_t>(port);
+      port_ = static_cast<uint16_t>(port);
       return true;
     }
-    return !service.process_.Running();
+    return !process_.Running();
   }, timeout);
-  if (!listening || service.port_ == 0) {
-    throw std::runtime_error(name + " did not start listening; log:\n" + service.Logs());
+  if (!listening || port_ == 0) {
+    throw std::runtime_error(name_ + " did not start listening; log:\n" + Logs());
   }
   bool ready = WaitFor([&] {
-    auto r = Get(service.port_, "/health/ready");
-    return (r && r->status == 200) || !service.process_.Running();
+    auto r = Get(port_, "/health/ready");
+    return (r && r->status == 200) || !process_.Running();
   }, timeout, std::chrono::milliseconds(20));
-  if (!ready || !service.process_.Running()) {
-    throw std::runtime_error(name + " did not become ready; log:\n" + service.Logs());
+  if (!ready || !process_.Running()) {
+    throw std::runtime_error(name_ + " did not become ready; log:\n" + Logs());
   }
-  return service;
 }
 
 std::string ServiceProcess::Logs() const {

@@ -453,7 +453,10 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
   }
 
   const char* path_env = std::getenv("PATH");
+  std::map<std::string, int> ports;  // of the whole topology, so --only still resolves {port:x}
+  for (const auto& spec : topology->processes) ports[spec.name] = options.base_port + spec.port_offset;
   const LaunchContext context{.base_port = options.base_port,
+                              .ports = ports,
                               .data_dir = data_dir,
                               .exe_dir = exe_dir,
                               .path_env = path_env != nullptr ? path_env : ""};

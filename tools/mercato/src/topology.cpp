@@ -128,8 +128,10 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
 
   const json::value* offset = object.if_contains("port_offset");
   if (offset == nullptr) return Invalid(field + ".port_offset is required", field + ".port_offset");
-  if (!offset->is_int64() || offset->get_int64() < 0 || offset->get_int64() > 65535) {
-    return Invalid(field + ".port_offset must be an integer in 0..65535", field + ".port_offset");
+  // Negative offsets let a process keep a conventional port below the base (NATS on 4222 with
+  // the default base 8000); the resulting port is range-checked when the launch is planned.
+  if (!offset->is_int64() || offset->get_int64() < -65535 || offset->get_int64() > 65535) {
+    return Invalid(field + ".port_offset must be an integer in -65535..65535", field + ".port_offset");
   }
   spec.port_offset = static_cast<int>(offset->get_int64());
 
@@ -277,9 +279,15 @@ Result<std::string> ExpandPlaceholders(std::string_view text, const PlaceholderV
       out += values.name;
     } else if (key == "base_port") {
       out += std::to_string(values.base_port);
+    } else if (key.starts_with("port:")) {
+      auto it = values.ports.find(std::string(key.substr(5)));
+      if (it == values.ports.end()) {
+        return Invalid("{" + std::string(key) + "} names no process of the topology", "");
+      }
+      out += std::to_string(it->second);
     } else {
       return Invalid("unknown placeholder {" + std::string(key) + "} in \"" + std::string(text) +
-                         "\" (known: {port} {data_dir} {name} {base_port})",
+                         "\" (known: {port} {data_dir} {name} {base_port} {port:<process>})",
                      "");
     }
     pos = close + 1;
@@ -336,7 +344,8 @@ Result<LaunchPlan> PlanLaunch(const ProcessSpec& spec, const LaunchContext& cont
   const PlaceholderValues values{.port = plan.port,
                                  .data_dir = context.data_dir.string(),
                                  .name = spec.name,
-                                 .base_port = context.base_port};
+                                 .base_port = context.base_port,
+                                 .ports = context.ports};
   std::vector<std::string> templates = spec.args;
   if (spec.command) {
     templates = SplitWords(*spec.command);

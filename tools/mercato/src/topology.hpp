@@ -61,10 +61,12 @@ struct PlaceholderValues {
   std::string data_dir;
   std::string name;
   int base_port = 0;
+  // Every process' port by name, for {port:<name>} (e.g. a service's --nats-url).
+  std::map<std::string, int> ports;
 };
 
-// Replaces {port}, {data_dir}, {name} and {base_port}; invalid_argument for any other {...}
-// or an unclosed brace, so a typo fails at start-up instead of reaching the child.
+// Replaces {port}, {data_dir}, {name}, {base_port} and {port:<process>}; invalid_argument for
+// any other {...} or an unclosed brace, so a typo fails at start-up instead of reaching the child.
 Result<std::string> ExpandPlaceholders(std::string_view text, const PlaceholderValues& values);
 
 // A name containing '/' is a path (relative to the working directory); a bare name is looked up
@@ -76,6 +78,7 @@ Result<std::filesystem::path> ResolveBinary(std::string_view binary,
 
 struct LaunchContext {
   int base_port = 8000;
+  std::map<std::string, int> ports;  // every process' port by name ({port:<name>})
   std::filesystem::path data_dir;  // absolute: children may change directory
   std::filesystem::path exe_dir;   // where `mercato` itself lives
   std::string path_env;            // $PATH

@@ -161,13 +161,29 @@ TEST(SelectProcesses, KeepsTopologyOrderAndRejectsUnknownNames) {
 
 TEST(ExpandPlaceholders, ReplacesEveryKnownPlaceholder) {
   PlaceholderValues values{
-      .port = 8190, .data_dir = "/srv/data", .name = "hello", .base_port = 8000};
+      .port = 8190, .data_dir = "/srv/data", .name = "hello", .base_port = 8000, .ports = {}};
 
   auto expanded =
       ExpandPlaceholders("{name}:{port}@{data_dir}/x?base={base_port}&again={port}", values);
 
   ASSERT_TRUE(expanded);
   EXPECT_EQ(*expanded, "hello:8190@/srv/data/x?base=8000&again=8190");
+}
+
+TEST(ExpandPlaceholders, ResolvesAnotherProcessPort) {
+  PlaceholderValues values{.port = 8190,
+                           .data_dir = "",
+                           .name = "hello",
+                           .base_port = 8000,
+                           .ports = {{"nats", 8222}, {"hello", 8190}}};
+
+  auto expanded = ExpandPlaceholders("nats://127.0.0.1:{port:nats}", values);
+  ASSERT_TRUE(expanded);
+  EXPECT_EQ(*expanded, "nats://127.0.0.1:8222");
+
+  auto unknown = ExpandPlaceholders("{port:redis}", values);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST(ExpandPlaceholders, LeavesPlainTextAlone) {
@@ -239,7 +255,7 @@ TEST(PlanLaunch, AppendsOwnFlagsAndExpandsArgs) {
 
   auto plan = PlanLaunch(
       spec,
-      {.base_port = 8000, .data_dir = "/srv/data", .exe_dir = exe_dir.path(), .path_env = ""});
+      {.base_port = 8000, .ports = {}, .data_dir = "/srv/data", .exe_dir = exe_dir.path(), .path_env = ""});
 
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan->port, 8190);
@@ -259,7 +275,7 @@ TEST(PlanLaunch, CommandTemplateBecomesTheArguments) {
 
   auto plan = PlanLaunch(
       topology->processes[0],
-      {.base_port = 4222, .data_dir = "/my data", .exe_dir = exe_dir.path(), .path_env = ""});
+      {.base_port = 4222, .ports = {}, .data_dir = "/my data", .exe_dir = exe_dir.path(), .path_env = ""});
 
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan->argv, (std::vector<std::string>{(exe_dir.path() / "nats-server").string(), "-p",
@@ -272,7 +288,7 @@ TEST(PlanLaunch, RejectsPortsOutOfRange) {
   ProcessSpec spec = Spec("hello", 190);
 
   auto plan = PlanLaunch(
-      spec, {.base_port = 65500, .data_dir = "/d", .exe_dir = exe_dir.path(), .path_env = ""});
+      spec, {.base_port = 65500, .ports = {}, .data_dir = "/d", .exe_dir = exe_dir.path(), .path_env = ""});
 
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().code, ErrorCode::kInvalidArgument);

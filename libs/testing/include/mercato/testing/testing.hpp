@@ -90,7 +90,14 @@ class ServiceProcess {
   // waits (up to `timeout`) for the port file and GET /health/ready == 200. Throws with the
   // process' log on failure.
   static ServiceProcess Start(const std::string& name, const std::vector<std::string>& args = {},
-                              Duration timeout = std::chrono::seconds(20));
+                              Duration timeout = std::chrono::seconds(20),
+                              const std::vector<std::pair<std::string, std::string>>& env = {});
+
+  // Starts the binary again on the same data directory (after it exited or was killed), with
+  // new arguments and environment; waits for readiness like Start(). The port may change.
+  void Restart(const std::vector<std::string>& args = {},
+               const std::vector<std::pair<std::string, std::string>>& env = {},
+               Duration timeout = std::chrono::seconds(20));
 
   uint16_t port() const { return port_; }
   ChildProcess& process() { return process_; }
@@ -99,8 +106,11 @@ class ServiceProcess {
   std::string Logs() const;
 
  private:
-  ServiceProcess(TempDir dir) : dir_(std::move(dir)) {}
+  ServiceProcess(TempDir dir, std::string name) : dir_(std::move(dir)), name_(std::move(name)) {}
+  void Launch(const std::vector<std::string>& args,
+              const std::vector<std::pair<std::string, std::string>>& env, Duration timeout);
   TempDir dir_;
+  std::string name_;
   ChildProcess process_;
   uint16_t port_ = 0;
 };
