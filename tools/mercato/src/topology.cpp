@@ -307,6 +307,10 @@ Result<fs::path> ResolveBinary(std::string_view binary, const fs::path& exe_dir,
     tried.push_back(exe_dir / binary);
     if (IsExecutableFile(tried.back())) return tried.back();
   }
+  // Debian installs daemons such as nats-server in sbin, which a non-root PATH often lacks.
+  std::string search(path_env);
+  search += ":/usr/local/sbin:/usr/sbin:/sbin";
+  path_env = search;
   size_t start = 0;
   while (start <= path_env.size()) {
     size_t end = path_env.find(':', start);
