@@ -6,8 +6,10 @@
 //   baseline:       JetStream alone: publish (waiting for the ack) → pull consumer → ack
 //
 // Both run side by side in one invocation against the same local nats-server. Prints events/s
-// and commit-to-effect latency (p50/p99) for each, and the ratio full/baseline: the price of the
-// outbox, the inbox and two fsyncing databases.
+// and latency (p50/p99) for each, and the ratio full/baseline: the price of the outbox, the inbox
+// and two fsyncing databases. Latency runs from just before the producer's transaction to the
+// consumer's effect inside its transaction (so it includes the producer's commit and excludes
+// the consumer's); the baseline's from just before the publish to the ack of the fetch.
 //
 //   build/bin/events_e2e --events 5000
 #include <algorithm>
@@ -261,7 +263,8 @@ int main(int argc, char** argv) {
 
   char line[512];
   std::string report = "events_e2e " + FormatRfc3339(mercato::Clock::Real().WallNow()) + ", " +
-                       std::to_string(events) + " events, SQLite synchronous=FULL, JetStream file store\n";
+                       std::to_string(events) + " events, SQLite synchronous=FULL, JetStream file store\n" +
+                       "latency: producer transaction start -> consumer effect (see the source header)\n";
   std::snprintf(line, sizeof line, "%-32s %12s %10s %10s\n", "path", "events/s", "p50 ms", "p99 ms");
   report += line;
   for (const auto& r : {baseline, pipeline, baseline_paced, pipeline_paced}) {

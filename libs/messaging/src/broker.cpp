@@ -222,6 +222,13 @@ class NatsMessage final : public Message {
     return Ok();
   }
 
+  Result<void> InProgress() override {
+    jsOptions o = nats_->Options();
+    natsStatus s = natsMsg_InProgress(msg_.get(), &o);
+    if (s != NATS_OK) return ToError("in progress", s);
+    return Ok();
+  }
+
  private:
   std::shared_ptr<NatsHandles> nats_;  // declared first: destroyed after msg_
   std::unique_ptr<natsMsg, MsgDeleter> msg_;

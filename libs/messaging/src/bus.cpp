@@ -39,11 +39,16 @@ Bus::Bus(service::Service& service, storage::Database& db, std::vector<StreamSpe
   relay.idle_poll = outbox_poll_;
   relay_ = std::make_unique<OutboxRelay>(db_, *broker_, relay, service.metrics());
 
-  service.health().Add("nats", [this] {
-    if (!broker_->Connected()) return obs::CheckResult::Down("not connected");
-    if (!ready_.load()) return obs::CheckResult::Down("provisioning streams and consumers");
-    return obs::CheckResult::Up();
-  });
+  // Reported, not critical: while the broker is away the service keeps taking writes (the outbox
+  // holds their events), so taking it out of load balancing would only make things worse.
+  service.health().Add(
+      "nats",
+      [this] {
+        if (!broker_->Connected()) return obs::CheckResult::Down("not connected");
+        if (!ready_.load()) return obs::CheckResult::Down("provisioning streams and consumers");
+        return obs::CheckResult::Up();
+      },
+      /*critical=*/false);
   AddRoutes();
 }
 
@@ -60,6 +65,12 @@ EventConsumer& Bus::Consume(ConsumerOptions options) {
   options.max_deliver = max_deliver_;
   options.concurrency = concurrency_;
   if (!enabled_) throw std::logic_error("Bus::Consume on a bus without nats-url; check enabled() first");
+  // The consumed stream is provisioned too (with the producer's own spec, derived from the
+  // context in the filter), so services that consume each other can start in any order.
+  auto context = options.filter_subject.substr(0, options.filter_subject.find('.'));
+  bool known = false;
+  for (const auto& spec : streams_) known = known || spec.name == options.stream;
+  if (!known && !context.empty()) streams_.push_back(StreamSpec::ForContext(options.stream, context));
   consumers_.push_back(std::make_unique<EventConsumer>(db_, *broker_, options, service_.metrics()));
   return *consumers_.back();
 }

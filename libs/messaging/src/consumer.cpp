@@ -139,7 +139,8 @@ struct EventConsumer::Impl {
   void Dispatch(std::unique_ptr<Message> message);
   void WorkerLoop(Lane& lane);
   void Handle(Work work);
-  void DeadLetter(Message& message, const Event* event, const Error& error, const obs::Logger& log);
+  void DeadLetter(Message& message, const Event* event, const Error& error, uint64_t attempts,
+                  const obs::Logger& log);
 
   storage::Database& db;
   Broker& broker;
@@ -256,7 +257,7 @@ void EventConsumer::Impl::Handle(Work work) {
 
   if (!work.event) {
     // Not a CloudEvent: no retry can fix that, so it goes to the dead letters on first sight.
-    DeadLetter(message, nullptr, work.event.error(), obs::Logger());
+    DeadLetter(message, nullptr, work.event.error(), deliveries, obs::Logger());
     return;
   }
   const Event& event = *work.event;
@@ -296,65 +297,78 @@ void EventConsumer::Impl::Handle(Work work) {
     return Outcome::kOk;
   };
   // The effect and the inbox row commit together or not at all: that is what makes a redelivery
-  // harmless.
-  Result<Outcome> outcome = [&]() -> Result<Outcome> {
-    try {
-      return db.TransactBlocking(apply);
-    } catch (const std::exception& e) {
-      return Error{ErrorCode::kInternal, std::string("handler threw: ") + e.what()};
-    } catch (...) {
-      return Error{ErrorCode::kInternal, "handler threw a non-standard exception"};
-    }
-  }();
-  handle_seconds.Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count());
+  // harmless. A transient failure is retried HERE, in the lane, rather than naked: the lane holds
+  // this aggregate's later events until this one succeeds or is dead-lettered, so events of one
+  // aggregate are applied in order even across failures. InProgress keeps the broker from
+  // redelivering the message meanwhile; the broker's deliveries so far count as attempts.
+  uint64_t attempts = deliveries;
+  for (;;) {
+    Result<Outcome> outcome = [&]() -> Result<Outcome> {
+      try {
+        return db.TransactBlocking(apply);
+      } catch (const std::exception& e) {
+        return Error{ErrorCode::kInternal, std::string("handler threw: ") + e.what()};
+      } catch (...) {
+        return Error{ErrorCode::kInternal, "handler threw a non-standard exception"};
+      }
+    }();
+    handle_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at).count());
 
-  if (outcome) {
-    FaultPoint("consumer.after_effect_before_ack");
-    if (auto acked = message.Ack(); !acked) {
-      // Committed but not acked: the redelivery finds the inbox row and is dropped.
-      log.Warn("consumer: ack failed; the redelivery will be skipped as a duplicate",
-               {{"consumer", options.service}, {"event_id", event.id},
-                {"error", acked.error().message}});
+    if (outcome) {
+      FaultPoint("consumer.after_effect_before_ack");
+      if (auto acked = message.Ack(); !acked) {
+        // Committed but not acked: the redelivery finds the inbox row and is dropped.
+        log.Warn("consumer: ack failed; the redelivery will be skipped as a duplicate",
+                 {{"consumer", options.service}, {"event_id", event.id},
+                  {"error", acked.error().message}});
+      }
+      Count(message.subject(), *outcome == Outcome::kOk ? "ok" : "duplicate");
+      return;
     }
-    Count(message.subject(), *outcome == Outcome::kOk ? "ok" : "duplicate");
-    return;
-  }
 
-  const Error& error = outcome.error();
-  if (span) span->SetError(error.message);
-  const bool permanent =
-      error.code == ErrorCode::kInvalidArgument || error.code == ErrorCode::kFailedPrecondition;
-  if (permanent || deliveries >= static_cast<uint64_t>(options.max_deliver)) {
-    DeadLetter(message, &event, error, log);
-    return;
+    const Error& error = outcome.error();
+    if (span) span->SetError(error.message);
+    const bool permanent =
+        error.code == ErrorCode::kInvalidArgument || error.code == ErrorCode::kFailedPrecondition;
+    if (permanent || attempts >= static_cast<uint64_t>(options.max_deliver)) {
+      DeadLetter(message, &event, error, attempts, log);
+      return;
+    }
+    log.Warn("consumer: handling failed; retrying in place",
+             {{"consumer", options.service}, {"event_id", event.id},
+              {"subject", message.subject()}, {"attempts", attempts},
+              {"code", ToString(error.code)}, {"error", error.message}});
+    Count(message.subject(), "failed");
+    {
+      std::unique_lock lock(stop_mutex);
+      stop_cv.wait_for(lock, options.nak_delay, [this] { return Stopping(); });
+    }
+    if (Stopping()) {
+      // Hand it back at once: another instance (or this one after a restart) retries it.
+      (void)message.Nak(Duration::zero());
+      return;
+    }
+    (void)message.InProgress();
+    ++attempts;
   }
-  log.Warn("consumer: handling failed; will retry",
-           {{"consumer", options.service}, {"event_id", event.id},
-            {"subject", message.subject()}, {"deliveries", deliveries},
-            {"code", ToString(error.code)}, {"error", error.message}});
-  if (auto naked = message.Nak(options.nak_delay); !naked) {
-    log.Warn("consumer: nak failed; redelivery after ack_wait",
-             {{"consumer", options.service}, {"event_id", event.id}});
-  }
-  Count(message.subject(), "failed");
 }
 
 void EventConsumer::Impl::DeadLetter(Message& message, const Event* event, const Error& error,
-                                     const obs::Logger& log) {
+                                     uint64_t attempts, const obs::Logger& log) {
   const std::string event_id = event != nullptr ? event->id : EventIdOf(message.data());
-  // The DLQ copy is deduplicated like any publish: a retried dead-lettering of the same event by
-  // the same consumer stores one letter.
+  // The DLQ copy is deduplicated like any publish: a retried dead-lettering of the same delivery
+  // stores one letter, while a replayed letter that fails again (a new stream sequence) is kept.
   const std::string msg_id =
-      (event_id.empty() ? "seq-" + std::to_string(message.stream_sequence()) : event_id) +
-      ":dlq:" + options.service;
+      (event_id.empty() ? std::string("unparseable") : event_id) + ":dlq:" + options.service + ":" +
+      std::to_string(message.stream_sequence());
   std::string reason = std::string(ToString(error.code)) + ": " + error.message;
   if (!error.field.empty()) reason += " (" + error.field + ")";
   const std::vector<std::pair<std::string, std::string>> headers = {
       {std::string(kHeaderOriginalSubject), message.subject()},
       {std::string(kHeaderConsumer), options.service},
       {std::string(kHeaderError), HeaderSafe(reason, kMaxErrorHeader)},
-      {std::string(kHeaderDeliveries), std::to_string(message.num_delivered())},
+      {std::string(kHeaderDeliveries), std::to_string(attempts)},
   };
 
   Result<PublishAck> published = Error{ErrorCode::kUnavailable, "not attempted"};
@@ -414,7 +428,10 @@ Result<void> EventConsumer::Start() {
       .durable = impl.options.service,
       .filter_subject = impl.options.filter_subject,
       .ack_wait = impl.options.ack_wait,
-      .max_deliver = impl.options.max_deliver,
+      // Unlimited at the broker: the consumer itself decides when to dead-letter (after
+      // max_deliver attempts). A broker-side limit would silently drop an event whose last
+      // delivery was naked by a shutdown or whose dead-lettering failed.
+      .max_deliver = -1,
       // Enough for every lane to be full plus one batch in the fetcher's hands.
       .max_ack_pending = std::max(1000, (impl.options.concurrency + 1) * impl.options.batch),
   });

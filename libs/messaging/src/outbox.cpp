@@ -245,6 +245,20 @@ Result<int> OutboxRelay::PublishBatch() {
     auto ack = broker_.Publish(subject, event_id, payload);
     publish_seconds_.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!ack && ack.error().code == ErrorCode::kInvalidArgument) {
+      // The broker refuses this message for good (too large, say): retrying would block every
+      // later event forever. Park it like a contract breach: kept, counted, logged.
+      std::string reason = "broker refused: " + ack.error().message;
+      auto parked = db_.WriteBlocking([&](Connection& c) { return c.Execute(kMarkRejected, {reason, seq}); });
+      if (!parked) return parked.error();
+      rejected_.Inc();
+      pending_.store(std::max<int64_t>(pending_.load() - 1, 0));
+      pending_gauge_.Set(static_cast<double>(pending_.load()));
+      obs::LogError("outbox relay: event refused by the broker; parked",
+                    {{"service", options_.service}, {"event_id", event_id}, {"reason", reason}});
+      ++handled;
+      continue;
+    }
     if (!ack) {
       failures_.Inc();
       // Best effort: attempts is diagnostics only, and the database may be the thing failing.

@@ -65,6 +65,8 @@ class Message {
   virtual Result<void> Ack() = 0;              // waits for the server's confirmation
   virtual Result<void> Nak(Duration delay) = 0;
   virtual Result<void> Term() = 0;             // never redeliver
+  // Still working on it: restarts the ack-wait clock (a handler retrying in place).
+  virtual Result<void> InProgress() = 0;
 };
 
 struct ConsumerSpec {

@@ -55,7 +55,7 @@ class Bus {
 
   service::Service& service_;
   storage::Database& db_;
-  std::vector<StreamSpec> streams_;
+  std::vector<StreamSpec> streams_;  // published to, plus those consumed (provisioned too)
   bool enabled_ = false;
   Duration ack_wait_;
   int max_deliver_ = 5;
