@@ -16,6 +16,7 @@
 #include "mercato/storage/migrations.hpp"
 #include "mercato/storage/sqlite.hpp"
 #include "mercato/testing/nats_server.hpp"
+#include "test_support.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::messaging {
@@ -39,18 +40,7 @@ class EventConsumerTest : public ::testing::Test {
     db_ = OpenDatabase(dir_.path() + "/delivery.db");
   }
 
-  std::unique_ptr<Broker> Connect(const std::string& name) {
-    auto broker = Broker::Connect({.url = nats_.url(),
-                                   .name = name,
-                                   .connect_timeout = 2s,
-                                   .request_timeout = 2s,
-                                   .reconnect_wait = 100ms});
-    if (!broker) throw std::runtime_error("connect: " + broker.error().message);
-    if (!testing::WaitFor([&] { return (*broker)->Connected(); }, 10s)) {
-      throw std::runtime_error("broker never connected");
-    }
-    return std::move(*broker);
-  }
+  std::unique_ptr<Broker> Connect(const std::string& name) { return ConnectForTest(nats_, name); }
 
   static std::unique_ptr<storage::Database> OpenDatabase(const std::string& path) {
     auto db = storage::OpenSqlite({.path = path});

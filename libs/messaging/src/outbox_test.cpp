@@ -21,6 +21,7 @@
 #include "mercato/storage/migrations.hpp"
 #include "mercato/storage/sqlite.hpp"
 #include "mercato/testing/nats_server.hpp"
+#include "test_support.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::messaging {
@@ -158,18 +159,7 @@ class OutboxRelayTest : public ::testing::Test {
     ASSERT_TRUE(stream) << stream.error().message;
   }
 
-  std::unique_ptr<Broker> Connect(const std::string& name) {
-    auto broker = Broker::Connect({.url = nats_.url(),
-                                   .name = name,
-                                   .connect_timeout = 2s,
-                                   .request_timeout = 2s,
-                                   .reconnect_wait = 100ms});
-    if (!broker) throw std::runtime_error("connect: " + broker.error().message);
-    if (!testing::WaitFor([&] { return (*broker)->Connected(); }, 10s)) {
-      throw std::runtime_error("broker never connected");
-    }
-    return std::move(*broker);
-  }
+  std::unique_ptr<Broker> Connect(const std::string& name) { return ConnectForTest(nats_, name); }
 
   RelayOptions Relay(Duration idle_poll = 1s) {
     return {.service = "orders",
