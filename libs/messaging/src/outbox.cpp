@@ -61,6 +61,21 @@ constexpr std::string_view kMarkAttempt =
 constexpr std::string_view kMarkRejected =
     "UPDATE mercato_outbox SET rejected_reason = $1, attempts = attempts + 1 WHERE seq = $2";
 
+// Retention. Timestamps are RFC 3339 UTC text of one fixed width (FormatRfc3339), so they sort
+// as text and compare with a cutoff formatted the same way. Each statement deletes at most
+// kPurgeBatch rows, so a large backlog never holds the writer for long. Only rows that were
+// published and not rejected are deleted from the outbox: pending rows still have to go out,
+// rejected ones wait for a person.
+constexpr int64_t kPurgeBatch = 1000;
+constexpr std::string_view kPurgeOutbox =
+    "DELETE FROM mercato_outbox WHERE rowid IN (SELECT rowid FROM mercato_outbox "
+    "WHERE published_at IS NOT NULL AND rejected_reason IS NULL AND published_at < $1 LIMIT $2)";
+constexpr std::string_view kPurgeInbox =
+    "DELETE FROM mercato_inbox WHERE rowid IN (SELECT rowid FROM mercato_inbox "
+    "WHERE processed_at < $1 LIMIT $2)";
+// The streams keep events for 7 days (StreamSpec's max age); the inbox must outlive them.
+constexpr Duration kStreamMaxAge = std::chrono::hours(24 * 7);
+
 std::string NowText() { return FormatRfc3339(Clock::Real().WallNow()); }
 
 }  // namespace
@@ -108,11 +123,30 @@ OutboxRelay::OutboxRelay(storage::Database& db, Broker& broker, RelayOptions opt
       publish_seconds_(metrics
                            .AddHistogram("mercato_outbox_publish_seconds",
                                          "Time from publish to JetStream ack", {"service"})
-                           .WithLabels({options_.service})) {
+                           .WithLabels({options_.service})),
+      purged_outbox_(metrics
+                         .AddCounter("mercato_outbox_purged_rows_total",
+                                     "Outbox and inbox rows deleted past their retention",
+                                     {"service", "table"})
+                         .WithLabels({options_.service, "mercato_outbox"})),
+      purged_inbox_(metrics
+                        .AddCounter("mercato_outbox_purged_rows_total",
+                                    "Outbox and inbox rows deleted past their retention",
+                                    {"service", "table"})
+                        .WithLabels({options_.service, "mercato_inbox"})) {
   // A zero or negative batch would make the relay spin without ever publishing.
   options_.batch = std::max(options_.batch, 1);
   options_.initial_backoff = std::max<Duration>(options_.initial_backoff, std::chrono::milliseconds(1));
   options_.max_backoff = std::max(options_.max_backoff, options_.initial_backoff);
+  // A negative retention would put the cutoff in the future and delete fresh rows.
+  options_.outbox_retention = std::max<Duration>(options_.outbox_retention, Duration::zero());
+  options_.inbox_retention = std::max<Duration>(options_.inbox_retention, Duration::zero());
+  options_.purge_interval = std::max<Duration>(options_.purge_interval, std::chrono::milliseconds(1));
+  if (options_.inbox_retention <= kStreamMaxAge) {
+    obs::LogWarn("outbox relay: inbox retention does not exceed the streams' max age; a redelivered "
+                 "or replayed event could apply its effect twice",
+                 {{"service", options_.service}});
+  }
 }
 
 OutboxRelay::~OutboxRelay() { Stop(); }
@@ -145,7 +179,26 @@ void OutboxRelay::Notify() {
 void OutboxRelay::Loop() {
   Duration backoff = options_.initial_backoff;
   bool failing = false;  // log an outage once when it starts and once when it ends, not per retry
+  // Purging needs only the database, so it runs during a broker outage too. The first purge
+  // runs at start: services restarted more often than purge_interval still purge.
+  auto next_purge = std::chrono::steady_clock::now();
   while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    if (std::chrono::steady_clock::now() >= next_purge) {
+      next_purge = std::chrono::steady_clock::now() + options_.purge_interval;
+      if (auto purged = PurgeOnce(Clock::Real().WallNow()); !purged) {
+        obs::LogWarn("outbox relay: purging old outbox/inbox rows failed; retrying later",
+                     {{"service", options_.service},
+                      {"code", ToString(purged.error().code)},
+                      {"error", purged.error().message}});
+      } else if (*purged > 0) {
+        obs::LogInfo("outbox relay: purged old outbox/inbox rows",
+                     {{"service", options_.service}, {"rows", *purged}});
+      }
+    }
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
@@ -179,6 +232,41 @@ void OutboxRelay::Loop() {
     std::unique_lock lock(mutex_);
     wake_.wait_for(lock, options_.idle_poll, [this] { return notified_ || stopping_; });
   }
+}
+
+Result<int64_t> OutboxRelay::PurgeOnce(WallTime now) {
+  struct Target {
+    std::string_view sql;
+    std::string cutoff;
+    obs::Counter& counter;
+  };
+  const Target targets[] = {
+      {kPurgeOutbox,
+       FormatRfc3339(now - std::chrono::duration_cast<WallTime::duration>(options_.outbox_retention)),
+       purged_outbox_},
+      {kPurgeInbox,
+       FormatRfc3339(now - std::chrono::duration_cast<WallTime::duration>(options_.inbox_retention)),
+       purged_inbox_},
+  };
+  int64_t total = 0;
+  for (const Target& target : targets) {
+    while (true) {
+      {
+        // Stop() is not held up by a large backlog: the rest goes at the next purge.
+        std::lock_guard lock(mutex_);
+        if (stopping_) return total;
+      }
+      // One short write per batch, so the service's own writes interleave with the purge.
+      auto deleted = db_.WriteBlocking([&](Connection& c) {
+        return c.Execute(target.sql, {target.cutoff, kPurgeBatch});
+      });
+      if (!deleted) return deleted.error();
+      if (*deleted > 0) target.counter.Inc(static_cast<double>(*deleted));
+      total += *deleted;
+      if (*deleted < kPurgeBatch) break;
+    }
+  }
+  return total;
 }
 
 Result<int> OutboxRelay::PublishBatch() {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -389,6 +390,123 @@ TEST_F(OutboxRelayTest, StopInterruptsTheBackoffWhileTheBrokerIsDown) {
   relay.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
   EXPECT_EQ(relay.pending(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention. Rows are written with explicit old timestamps, so nothing waits for the clock.
+
+class OutboxRetentionTest : public OutboxRelayTest {
+ protected:
+  // seq-ordered outbox rows: (event id, published_at or NULL, rejected_reason or NULL).
+  void InsertOutbox(const std::string& id, std::optional<WallTime> published,
+                    std::optional<std::string> rejected, WallTime created) {
+    auto done = producer_db_->WriteBlocking([&](Connection& c) {
+      return c.Execute(
+          "INSERT INTO mercato_outbox (event_id, subject, aggregate_id, payload, created_at, "
+          "published_at, rejected_reason) VALUES ($1, 'orders.OrderConfirmed', 'o', '{}', $2, $3, $4)",
+          {id, FormatRfc3339(created),
+           published ? storage::Value(FormatRfc3339(*published)) : storage::Value{},
+           rejected ? storage::Value(*rejected) : storage::Value{}});
+    });
+    ASSERT_TRUE(done) << done.error().message;
+  }
+  void InsertInbox(storage::Database& db, const std::string& id, WallTime processed) {
+    auto done = db.WriteBlocking([&](Connection& c) {
+      return c.Execute(
+          "INSERT INTO mercato_inbox (consumer, event_id, subject, processed_at) "
+          "VALUES ('delivery', $1, 'orders.OrderConfirmed', $2)",
+          {id, FormatRfc3339(processed)});
+    });
+    ASSERT_TRUE(done) << done.error().message;
+  }
+  double Purged(const std::string& table) {
+    return CounterValue(metrics_, "mercato_outbox_purged_rows_total", {"service", "table"},
+                        {"orders", table});
+  }
+
+  const WallTime now_ = Clock::Real().WallNow();
+};
+
+TEST_F(OutboxRetentionTest, DeletesOnlyPublishedOutboxRowsPastRetention) {
+  OutboxRelay relay(*producer_db_, *producer_broker_, Relay(), metrics_);
+  const WallTime old = now_ - 30 * 24h;
+  InsertOutbox("published-old", now_ - 25h, std::nullopt, old);
+  InsertOutbox("published-just-old", now_ - 24h - 1s, std::nullopt, old);
+  InsertOutbox("published-recent", now_ - 23h, std::nullopt, old);
+  InsertOutbox("pending-old", std::nullopt, std::nullopt, old);
+  InsertOutbox("rejected-old", std::nullopt, std::string("breaks contract"), old);
+  // Defensive: a row that somehow is both published and rejected still waits for a person.
+  InsertOutbox("rejected-published-old", now_ - 25h, std::string("broker refused"), old);
+
+  auto purged = relay.PurgeOnce(now_);
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, 2);
+  auto rows = producer_db_->ReadBlocking(
+      [](Connection& c) { return c.Query("SELECT event_id FROM mercato_outbox ORDER BY seq"); });
+  ASSERT_TRUE(rows) << rows.error().message;
+  std::vector<std::string> kept;
+  for (const auto& row : *rows) kept.push_back(row.String(0));
+  EXPECT_EQ(kept, (std::vector<std::string>{"published-recent", "pending-old", "rejected-old",
+                                            "rejected-published-old"}));
+  EXPECT_EQ(Purged("mercato_outbox"), 2);
+  EXPECT_EQ(Purged("mercato_inbox"), 0);
+
+  // Nothing left to purge: a second run deletes nothing and counts nothing.
+  auto again = relay.PurgeOnce(now_);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(Purged("mercato_outbox"), 2);
+}
+
+TEST_F(OutboxRetentionTest, DeletesInboxRowsOlderThanInboxRetentionInBatches) {
+  // The inbox lives in the consuming service's database; its relay purges it.
+  OutboxRelay relay(*consumer_db_, *producer_broker_, Relay(), metrics_);
+  // More than one batch of old rows, so the batching loop is exercised.
+  auto written = consumer_db_->TransactBlocking([&](Connection& tx) -> Result<void> {
+    for (int i = 0; i < 2500; ++i) {
+      auto r = tx.Execute(
+          "INSERT INTO mercato_inbox (consumer, event_id, subject, processed_at) "
+          "VALUES ('delivery', $1, 'orders.OrderConfirmed', $2)",
+          {"old-" + std::to_string(i), FormatRfc3339(now_ - 9 * 24h)});
+      if (!r) return r.error();
+    }
+    return Ok();
+  });
+  ASSERT_TRUE(written) << written.error().message;
+  InsertInbox(*consumer_db_, "just-old", now_ - 8 * 24h - 1s);
+  // Older than the streams' 7 days but inside the 8-day retention: must stay.
+  InsertInbox(*consumer_db_, "recent", now_ - 7 * 24h - 1h);
+  InsertInbox(*consumer_db_, "fresh", now_ - 1min);
+
+  auto purged = relay.PurgeOnce(now_);
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, 2501);
+  auto rows = consumer_db_->ReadBlocking(
+      [](Connection& c) { return c.Query("SELECT event_id FROM mercato_inbox ORDER BY rowid"); });
+  ASSERT_TRUE(rows) << rows.error().message;
+  std::vector<std::string> kept;
+  for (const auto& row : *rows) kept.push_back(row.String(0));
+  EXPECT_EQ(kept, (std::vector<std::string>{"recent", "fresh"}));
+  EXPECT_EQ(Purged("mercato_inbox"), 2501);
+  EXPECT_EQ(Purged("mercato_outbox"), 0);
+}
+
+TEST_F(OutboxRetentionTest, RelayThreadPurgesOnItsOwn) {
+  InsertOutbox("published-old", now_ - 48h, std::nullopt, now_ - 48h);
+  InsertOutbox("pending-old", std::nullopt, std::nullopt, now_ - 48h);
+  InsertInbox(*producer_db_, "inbox-old", now_ - 10 * 24h);
+  OutboxRelay relay(*producer_db_, *producer_broker_, Relay(), metrics_);
+  relay.Start();
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Purged("mercato_outbox") == 1 && Purged("mercato_inbox") == 1; }, 10s));
+  // The old pending row was published by the same relay, and is now recent: kept.
+  ASSERT_TRUE(testing::WaitFor([&] { return relay.pending() == 0; }, 10s));
+  relay.Stop();
+  EXPECT_EQ(QueryInt(*producer_db_, "SELECT count(*) FROM mercato_outbox"), 1);
+  EXPECT_EQ(QueryInt(*producer_db_, "SELECT count(*) FROM mercato_inbox"), 0);
+  EXPECT_NE(metrics_.Expose().find(
+                "mercato_outbox_purged_rows_total{service=\"orders\",table=\"mercato_outbox\"} 1"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -45,6 +46,14 @@ struct RelayOptions {
   // When set, an event whose data does not match its contract is not published: it stays in the
   // outbox, is counted and logged (a bug to fix, never silently dropped).
   const SchemaRegistry* contracts = nullptr;
+  // Retention: the relay deletes, in bounded batches, published outbox rows older than
+  // outbox_retention and inbox rows older than inbox_retention, at most once per purge_interval.
+  // Unpublished and rejected outbox rows are never deleted (rejected ones wait for a person).
+  Duration outbox_retention = std::chrono::hours(24);
+  // Must exceed the streams' max age (7 days, StreamSpec): an inbox row deleted while its event
+  // can still be redelivered or replayed from the stream would let the effect apply twice.
+  Duration inbox_retention = std::chrono::hours(24 * 8);
+  Duration purge_interval = std::chrono::minutes(10);
 };
 
 class OutboxRelay {
@@ -63,6 +72,10 @@ class OutboxRelay {
   void Notify();
   // Rows not yet published, as of the relay's last look.
   int64_t pending() const { return pending_.load(); }
+  // Deletes published outbox rows and inbox rows past their retention as of `now`, in batches
+  // of at most 1000 rows per statement. Returns the rows deleted. The relay's thread calls it
+  // every purge_interval; tests call it directly.
+  Result<int64_t> PurgeOnce(WallTime now);
 
  private:
   void Loop();
@@ -77,6 +90,8 @@ class OutboxRelay {
   obs::Counter& failures_;
   obs::Counter& rejected_;
   obs::Histogram& publish_seconds_;
+  obs::Counter& purged_outbox_;
+  obs::Counter& purged_inbox_;
   std::atomic<int64_t> pending_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
