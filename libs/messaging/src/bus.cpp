@@ -53,7 +53,11 @@ Bus::Bus(service::Service& service, storage::Database& db, std::vector<StreamSpe
 }
 
 Bus::~Bus() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(stop_mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
   if (bootstrap_.joinable()) bootstrap_.join();
   for (auto& consumer : consumers_) consumer->Stop();
   if (relay_) relay_->Stop();
@@ -110,10 +114,10 @@ void Bus::Bootstrap() {
       return;
     }
     obs::LogWarn("messaging not ready yet; retrying", {{"error", step.error().message}});
-    // Sleep in small slices so a shutdown is not held up by the backoff.
-    auto until = std::chrono::steady_clock::now() + backoff;
-    while (!stopping_.load() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    {
+      // Woken at once by the destructor, so a shutdown is not held up by the backoff.
+      std::unique_lock lock(stop_mutex_);
+      stop_cv_.wait_for(lock, backoff, [this] { return stopping_.load(); });
     }
     backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(5));
   }

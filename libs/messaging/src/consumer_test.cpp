@@ -43,15 +43,7 @@ class EventConsumerTest : public ::testing::Test {
   std::unique_ptr<Broker> Connect(const std::string& name) { return ConnectForTest(nats_, name); }
 
   static std::unique_ptr<storage::Database> OpenDatabase(const std::string& path) {
-    auto db = storage::OpenSqlite({.path = path});
-    if (!db) throw std::runtime_error("open " + path + ": " + db.error().message);
-    if (auto applied = storage::ApplyMigrations(**db, Migrations()); !applied) {
-      throw std::runtime_error("migrate " + path + ": " + applied.error().message);
-    }
-    auto created =
-        (*db)->WriteBlocking([](Connection& c) { return c.ExecuteScript(kEffectsSchema); });
-    if (!created) throw std::runtime_error("schema: " + created.error().message);
-    return std::move(*db);
+    return OpenMigratedForTest(path, kEffectsSchema);
   }
 
   ConsumerOptions Options() {

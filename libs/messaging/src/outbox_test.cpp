@@ -39,14 +39,7 @@ constexpr std::string_view kConsumerSchema =
     "event_id TEXT NOT NULL, trace_id TEXT NOT NULL)";
 
 std::unique_ptr<storage::Database> OpenDatabase(const std::string& path, std::string_view schema) {
-  auto db = storage::OpenSqlite({.path = path});
-  if (!db) throw std::runtime_error("open " + path + ": " + db.error().message);
-  if (auto applied = storage::ApplyMigrations(**db, Migrations()); !applied) {
-    throw std::runtime_error("migrate " + path + ": " + applied.error().message);
-  }
-  auto created = (*db)->WriteBlocking([&](Connection& c) { return c.ExecuteScript(schema); });
-  if (!created) throw std::runtime_error("schema " + path + ": " + created.error().message);
-  return std::move(*db);
+  return OpenMigratedForTest(path, schema);
 }
 
 int64_t QueryInt(storage::Database& db, std::string_view sql) {
@@ -372,6 +365,35 @@ TEST_F(OutboxRelayTest, EventBreakingItsContractIsKeptButNotPublished) {
   auto last = producer_broker_->LastSequence("ORDERS");
   ASSERT_TRUE(last) << last.error().message;
   EXPECT_EQ(*last, 1u);  // only the good event reached the stream
+}
+
+TEST_F(OutboxRelayTest, EventTheBrokerRefusesIsParkedAndDoesNotBlockLaterOnes) {
+  OutboxRelay relay(*producer_db_, *producer_broker_, Relay(), metrics_);
+  // Over nats-server's default 1 MiB max_payload: refused for good, however often it is retried.
+  Event huge = OrderConfirmed("o-huge", 1);
+  huge.data.as_object()["padding"] = std::string(2 * 1024 * 1024, 'x');
+  const Event after = OrderConfirmed("o-after", 2);
+  ASSERT_TRUE(PlaceOrder(*producer_db_, huge, 1));
+  ASSERT_TRUE(PlaceOrder(*producer_db_, after, 2));
+  relay.Start();
+  relay.Notify();
+
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return CounterValue(metrics_, "mercato_outbox_published_total", {"service"}, {"orders"}) == 1;
+      },
+      10s))
+      << "the event after the refused one must still be published";
+  EXPECT_EQ(CounterValue(metrics_, "mercato_outbox_rejected_total", {"service"}, {"orders"}), 1);
+  EXPECT_EQ(relay.pending(), 0);
+  auto rows = producer_db_->ReadBlocking([](Connection& c) {
+    return c.Query("SELECT event_id, published_at, rejected_reason FROM mercato_outbox ORDER BY seq");
+  });
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_TRUE((*rows)[0].IsNull("published_at"));
+  EXPECT_NE((*rows)[0].String("rejected_reason").find("broker refused"), std::string::npos);
+  EXPECT_FALSE((*rows)[1].IsNull("published_at"));
 }
 
 TEST_F(OutboxRelayTest, StopInterruptsTheBackoffWhileTheBrokerIsDown) {

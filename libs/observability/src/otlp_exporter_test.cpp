@@ -1,4 +1,5 @@
 #include "mercato/observability/otlp_exporter.hpp"
+#include "mercato/testing/testing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -122,10 +123,7 @@ TEST(OtlpExporter, SendsAPartialBatchAfterTheFlushInterval) {
       transport.Get(), registry);
 
   exporter.Export(MakeSpan("lonely"));
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (transport.names().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
+  EXPECT_TRUE(mercato::testing::WaitFor([&] { return !transport.names().empty(); }, 10s));
 
   EXPECT_EQ(transport.names(), std::vector<std::string>{"lonely"});
 }

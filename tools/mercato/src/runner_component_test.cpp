@@ -74,14 +74,12 @@ CommandResult RunMercato(const std::vector<std::string>& args, seconds timeout =
   }
   ::close(fds[0]);
   int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (Clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "mercato timed out: " << result.output;
-      return result;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!mercato::testing::WaitFor([&] { return ::waitpid(pid, &status, WNOHANG) != 0; },
+                                 deadline - Clock::now())) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    ADD_FAILURE() << "mercato timed out: " << result.output;
+    return result;
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;

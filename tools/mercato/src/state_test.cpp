@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "mercato/testing/testing.hpp"
+
 namespace mercato::runner {
 namespace {
 
@@ -108,7 +110,7 @@ TEST(IsProcessAlive, SeesItselfAndNotAReapedOrZombieChild) {
   pid_t child = ::fork();
   if (child == 0) ::_exit(0);
   // Poll (not sleep) until the child is a zombie: alive no more, though not yet reaped.
-  for (int i = 0; i < 500 && IsProcessAlive(child); ++i) ::usleep(10'000);
+  mercato::testing::WaitFor([&] { return !IsProcessAlive(child); }, std::chrono::seconds(5));
 
   EXPECT_TRUE(IsProcessAlive(::getpid()));
   EXPECT_FALSE(IsProcessAlive(child));

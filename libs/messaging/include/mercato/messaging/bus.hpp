@@ -13,6 +13,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -66,6 +68,8 @@ class Bus {
   std::vector<std::unique_ptr<EventConsumer>> consumers_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
   std::thread bootstrap_;
 };
 
