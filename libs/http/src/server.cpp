@@ -372,6 +372,12 @@ struct Server::Impl {
     auto watchdog = std::make_shared<Watchdog>(socket.get_executor(), socket);
     beast::flat_buffer buffer;
     handle->socket = &socket;
+    std::string remote_address;
+    {
+      beast::error_code peer_ec;
+      auto peer = socket.remote_endpoint(peer_ec);
+      if (!peer_ec) remote_address = peer.address().to_string();
+    }
     struct Detach {  // nothing may point at the socket once this frame is gone
       SessionHandle& h;
       Watchdog& w;
@@ -484,7 +490,7 @@ struct Server::Impl {
       bool head = request.method() == bhttp::verb::head;
 
       std::string correlation_id;
-      Response response = co_await Handle(request, correlation_id);
+      Response response = co_await Handle(request, correlation_id, remote_address);
 
       keep_alive = keep_alive && !stopping.load();
       bhttp::response<bhttp::string_body> out;
@@ -523,7 +529,8 @@ struct Server::Impl {
 
   // Builds the context, routes, runs the handler, records metrics. Never throws.
   asio::awaitable<Response> Handle(bhttp::request<bhttp::string_body>& request,
-                                   std::string& correlation_id) {
+                                   std::string& correlation_id,
+                                   std::string_view remote_address) {
     const auto started = std::chrono::steady_clock::now();
     requests_in_flight.Inc();
 
@@ -562,6 +569,7 @@ struct Server::Impl {
 
     RequestContext ctx(method, method_text, request.target(), std::move(headers),
                        std::move(request.body()), trace, parent, correlation_id, deadline);
+    ctx.SetRemoteAddress(remote_address);
 
     auto match = router.Find(method, ctx.path());
     if (!match.route && method == Method::kHead) {

@@ -38,7 +38,8 @@ commands:
 const char kUpHelp[] = R"(usage: mercato up [options]
 
 Starts the processes of the topology in order, waits for each to be ready, prints a table of
-them and supervises them (restarts on crash with backoff) until Ctrl-C / SIGTERM.
+them (and each process' notice, e.g. where identity put the first admin's credentials) and
+supervises them (restarts on crash with backoff) until Ctrl-C / SIGTERM.
 
 options:
   --detach           supervise in the background; return once everything is ready
@@ -138,7 +139,8 @@ void WriteAll(int fd, std::string_view text) {
 // Start-up progress for `mercato up` in the foreground: straight to the terminal.
 class ConsoleReporter final : public Reporter {
  public:
-  explicit ConsoleReporter(fs::path data_dir) : data_dir_(std::move(data_dir)) {}
+  ConsoleReporter(fs::path data_dir, std::string notices)
+      : data_dir_(std::move(data_dir)), notices_(std::move(notices)) {}
   void Progress(std::string_view text, bool end_line) override {
     std::cout << text;
     if (end_line) std::cout << '\n';
@@ -146,7 +148,8 @@ class ConsoleReporter final : public Reporter {
   }
   void Ready(const RunState& state) override {
     std::cout << '\n'
-              << FormatStartTable(state) << "\nmercato: supervising " << state.processes.size()
+              << FormatStartTable(state) << '\n'
+              << notices_ << "mercato: supervising " << state.processes.size()
               << " process(es) with data in " << data_dir_.string() << "; Ctrl-C stops them all"
               << std::endl;
   }
@@ -156,6 +159,7 @@ class ConsoleReporter final : public Reporter {
 
  private:
   fs::path data_dir_;
+  std::string notices_;
 };
 
 // Start-up progress of a detached supervisor: to its own log (stdout) and, framed, through a pipe
@@ -163,7 +167,7 @@ class ConsoleReporter final : public Reporter {
 // text without newlines. 'p' = progress fragment, 'l' = progress line, 'R' = ready, 'F' = failed.
 class PipeReporter final : public Reporter {
  public:
-  explicit PipeReporter(int fd) : fd_(fd) {}
+  PipeReporter(int fd, std::string notices) : fd_(fd), notices_(std::move(notices)) {}
   ~PipeReporter() override { Close(); }
   void Progress(std::string_view text, bool end_line) override {
     std::cout << text;
@@ -172,7 +176,7 @@ class PipeReporter final : public Reporter {
     Send(end_line ? 'l' : 'p', text);
   }
   void Ready(const RunState& state) override {
-    std::cout << '\n' << FormatStartTable(state) << std::flush;
+    std::cout << '\n' << FormatStartTable(state) << '\n' << notices_ << std::flush;
     Send('R', "");
     Close();
   }
@@ -195,10 +199,12 @@ class PipeReporter final : public Reporter {
     fd_ = -1;
   }
   int fd_;
+  std::string notices_;
 };
 
 // Relays the detached supervisor's frames to the terminal; returns the exit code for `up`.
-int FollowDetachedStart(int fd, const fs::path& data_dir) {
+// `notices` (FormatNotices) are printed by this side once the supervisor reports ready.
+int FollowDetachedStart(int fd, const fs::path& data_dir, const std::string& notices) {
   std::string buffer;
   char chunk[4096];
   while (true) {
@@ -226,8 +232,9 @@ int FollowDetachedStart(int fd, const fs::path& data_dir) {
             return kExitFailure;
           }
           std::cout << '\n'
-                    << FormatStartTable(*state) << "\nmercato: supervisor pid "
-                    << state->supervisor_pid << " runs in the background (log "
+                    << FormatStartTable(*state) << '\n'
+                    << notices << "mercato: supervisor pid " << state->supervisor_pid
+                    << " runs in the background (log "
                     << (data_dir / "logs" / "mercato.log").string()
                     << "); stop it with: mercato down --data-dir " << data_dir.string()
                     << std::endl;
@@ -404,6 +411,14 @@ std::string FormatUptime(std::chrono::seconds uptime) {
   return buffer;
 }
 
+std::string FormatNotices(const std::vector<LaunchPlan>& plans) {
+  std::string out;
+  for (const auto& plan : plans) {
+    if (!plan.notice.empty()) out += plan.name + ": " + plan.notice + "\n";
+  }
+  return out;
+}
+
 std::string FormatStartTable(const RunState& state) {
   std::vector<std::vector<std::string>> rows = {{"NAME", "PID", "PORT", "URL", "LOG"}};
   for (const auto& process : state.processes) {
@@ -478,6 +493,9 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
     plans.push_back(std::move(*plan));
   }
 
+  // Computed here, before the plans move into the supervisor: a detached `up` prints them from
+  // this process, which never sees the plans again.
+  const std::string notices = FormatNotices(plans);
   SupervisorOptions supervisor_options;
   supervisor_options.plans = std::move(plans);
   supervisor_options.data_dir = data_dir;
@@ -485,7 +503,7 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
 
   if (!options.detach) {
     BlockSupervisorSignals();
-    ConsoleReporter reporter(data_dir);
+    ConsoleReporter reporter(data_dir, notices);
     return Supervisor(std::move(supervisor_options), reporter).Run();
   }
 
@@ -503,7 +521,7 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
   }
   if (pid > 0) {
     ::close(pipe_fds[1]);
-    int code = FollowDetachedStart(pipe_fds[0], data_dir);
+    int code = FollowDetachedStart(pipe_fds[0], data_dir, notices);
     ::close(pipe_fds[0]);
     return code;
   }
@@ -526,7 +544,7 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
   }
   std::cout << "--- mercato supervisor pid " << ::getpid() << " starting at "
             << FormatRfc3339(std::chrono::system_clock::now()) << std::endl;
-  PipeReporter reporter(pipe_fds[1]);
+  PipeReporter reporter(pipe_fds[1], notices);
   return Supervisor(std::move(supervisor_options), reporter).Run();
 }
 

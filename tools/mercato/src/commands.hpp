@@ -14,6 +14,7 @@
 
 #include "mercato/core/result.hpp"
 #include "state.hpp"
+#include "topology.hpp"
 
 namespace mercato::runner {
 
@@ -60,5 +61,8 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 std::string FormatUptime(std::chrono::seconds uptime);
 // The NAME PID PORT URL LOG table printed once everything is ready.
 std::string FormatStartTable(const RunState& state);
+// The lines printed under that table: "<name>: <notice>" for each process that has a notice
+// (the topology's "notice"), in start order; empty when none has.
+std::string FormatNotices(const std::vector<LaunchPlan>& plans);
 
 }  // namespace mercato::runner

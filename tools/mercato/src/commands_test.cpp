@@ -61,6 +61,28 @@ TEST(FormatTable, AlignsColumns) {
             "a      12345\n");
 }
 
+TEST(FormatNotices, OneLinePerProcessWithANoticeInStartOrder) {
+  std::vector<LaunchPlan> plans(3);
+  plans[0].name = "nats";
+  plans[1].name = "identity";
+  plans[1].notice = "first admin's credentials: /srv/data/secrets/admin.json";
+  plans[2].name = "hello";
+  plans[2].notice = "try /hello/world";
+
+  EXPECT_EQ(FormatNotices(plans),
+            "identity: first admin's credentials: /srv/data/secrets/admin.json\n"
+            "hello: try /hello/world\n");
+}
+
+TEST(FormatNotices, EmptyWhenNoProcessHasOne) {
+  std::vector<LaunchPlan> plans(2);
+  plans[0].name = "nats";
+  plans[1].name = "hello";
+
+  EXPECT_EQ(FormatNotices(plans), "");
+  EXPECT_EQ(FormatNotices({}), "");
+}
+
 TEST(FormatUptime, PicksTwoUnits) {
   EXPECT_EQ(FormatUptime(std::chrono::seconds(42)), "42s");
   EXPECT_EQ(FormatUptime(std::chrono::seconds(187)), "3m07s");

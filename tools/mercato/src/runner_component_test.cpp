@@ -151,12 +151,20 @@ class RunnerComponentTest : public ::testing::Test {
 TEST_F(RunnerComponentTest, StartsSupervisesRestartsAndStops) {
   const int base_port = mercato::testing::FreeTcpPortRange(2);
   WriteTopology(R"({"processes":[
-    {"name":"steady","binary":"fake_service","port_offset":0},
+    {"name":"steady","binary":"fake_service","port_offset":0,
+     "notice":"credentials in {data_dir}/secrets/steady.json"},
     {"name":"crashy","binary":"fake_service","port_offset":1,"args":["--crash-after-ms","700"]}]})");
 
   CommandResult up = Up(base_port);
 
   ASSERT_EQ(up.exit_code, 0) << up.output;
+  // The notice comes after the table, placeholders expanded; crashy has none.
+  const size_t notice =
+      up.output.find("\nsteady: credentials in " +
+                     (fs::weakly_canonical(data_dir_) / "secrets/steady.json").string() + "\n");
+  EXPECT_NE(notice, std::string::npos) << up.output;
+  EXPECT_GT(notice, up.output.find("NAME")) << up.output;
+  EXPECT_EQ(up.output.find("crashy: "), std::string::npos) << up.output;
   EXPECT_NE(up.output.find("NAME"), std::string::npos) << up.output;
   EXPECT_NE(up.output.find("URL"), std::string::npos) << up.output;
   EXPECT_NE(RowOf(up.output, "steady").find(std::to_string(base_port)), std::string::npos)

@@ -75,9 +75,9 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
   if (!value.is_object()) return Invalid(field + " must be an object", field);
   const json::object& object = value.get_object();
 
-  static const std::set<std::string_view> kKnownKeys = {"name",        "binary", "command",
-                                                        "port_offset", "args",   "ready_path",
-                                                        "ready",       "env",    "own_flags"};
+  static const std::set<std::string_view> kKnownKeys = {
+      "name",       "binary", "command", "port_offset", "args",
+      "ready_path", "ready",  "env",     "own_flags",   "notice"};
   for (const auto& entry : object) {
     if (!kKnownKeys.contains(entry.key())) {
       // Unknown keys are almost always typos ("ready-path"); silently ignoring them hides bugs.
@@ -171,6 +171,17 @@ Result<ProcessSpec> ParseProcess(const json::value& value, size_t index) {
     if (!own_flags->is_bool())
       return Invalid(field + ".own_flags must be true or false", field + ".own_flags");
     spec.own_flags = own_flags->get_bool();
+  }
+
+  if (const json::value* notice = object.if_contains("notice")) {
+    // Printed as one line of the start-up report (and framed line by line through the --detach
+    // pipe), so it must be one line of text.
+    if (!notice->is_string() || notice->get_string().empty() ||
+        std::any_of(notice->get_string().begin(), notice->get_string().end(),
+                    [](char c) { return std::iscntrl(static_cast<unsigned char>(c)); })) {
+      return Invalid(field + ".notice must be a non-empty string of one line", field + ".notice");
+    }
+    spec.notice = std::string(notice->get_string());
   }
   return spec;
 }
@@ -370,6 +381,11 @@ Result<LaunchPlan> PlanLaunch(const ProcessSpec& spec, const LaunchContext& cont
     if (!expanded)
       return Invalid(spec.name + ": env " + key + ": " + expanded.error().message, "env");
     plan.env[key] = std::move(*expanded);
+  }
+  if (!spec.notice.empty()) {
+    auto expanded = ExpandPlaceholders(spec.notice, values);
+    if (!expanded) return Invalid(spec.name + ": notice: " + expanded.error().message, "notice");
+    plan.notice = std::move(*expanded);
   }
   return plan;
 }

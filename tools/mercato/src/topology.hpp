@@ -39,6 +39,10 @@ struct ProcessSpec {
   // Mercato's own services take --port/--data-dir; external tools (those given a `command`)
   // do not, so the default follows whether `command` is present.
   bool own_flags = true;
+  // One line `mercato up` prints (as "<name>: <notice>") once everything is ready, for what a
+  // person must know to use the process, e.g. "first admin's credentials: {data_dir}/secrets/
+  // admin.json". Same placeholders as args. Empty: nothing to say.
+  std::string notice;
 };
 
 struct Topology {
@@ -95,6 +99,7 @@ struct LaunchPlan {
   ReadyCheck ready = ReadyCheck::kHttp;
   std::string ready_path;
   std::filesystem::path log_file;
+  std::string notice;  // placeholders expanded; empty when the process has none
 };
 
 Result<LaunchPlan> PlanLaunch(const ProcessSpec& spec, const LaunchContext& context);

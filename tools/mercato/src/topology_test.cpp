@@ -3,7 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <map>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -76,6 +80,31 @@ TEST(ParseTopology, CommandTemplateImpliesNoOwnFlags) {
   ASSERT_TRUE(topology) << topology.error().message;
   EXPECT_FALSE(topology->processes[0].own_flags);
   EXPECT_EQ(topology->processes[0].binary, "nats-server");
+}
+
+TEST(ParseTopology, ReadsANoticeAndDefaultsToNone) {
+  auto topology = ParseTopology(R"({"processes":[
+      {"name":"identity","binary":"identity","port_offset":101,
+       "notice":"first admin's credentials: {data_dir}/secrets/admin.json"},
+      {"name":"hello","binary":"hello","port_offset":190}]})");
+
+  ASSERT_TRUE(topology) << topology.error().message;
+  EXPECT_EQ(topology->processes[0].notice,
+            "first admin's credentials: {data_dir}/secrets/admin.json");
+  EXPECT_EQ(topology->processes[1].notice, "");
+}
+
+TEST(ParseTopology, RejectsANoticeThatIsNotOneLineOfText) {
+  for (const char* notice : {R"(42)", R"("")", R"("two\nlines")", R"(["a"])"}) {
+    SCOPED_TRACE(notice);
+    auto topology = ParseTopology(
+        std::string(R"({"processes":[{"name":"a","binary":"a","port_offset":1,"notice":)") +
+        notice + "}]}");
+
+    ASSERT_FALSE(topology);
+    EXPECT_EQ(topology.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(topology.error().field, "processes[0].notice");
+  }
 }
 
 TEST(ParseTopology, RejectsBadJsonWithItsPosition) {
@@ -282,6 +311,61 @@ TEST(PlanLaunch, CommandTemplateBecomesTheArguments) {
                                                   "4222", "-sd", "/my data/nats"}));
 }
 
+TEST(PlanLaunch, ExpandsTheNotice) {
+  TempDir exe_dir;
+  WriteExecutable(exe_dir.path() / "identity");
+  ProcessSpec spec = Spec("identity", 101);
+  spec.notice = "admin in {data_dir}/secrets/admin.json; {name} on {port}, bus on {port:nats}";
+
+  auto plan = PlanLaunch(spec, {.base_port = 8000,
+                                .ports = {{"nats", 4222}, {"identity", 8101}},
+                                .data_dir = "/srv/data",
+                                .exe_dir = exe_dir.path(),
+                                .path_env = ""});
+
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->notice, "admin in /srv/data/secrets/admin.json; identity on 8101, bus on 4222");
+}
+
+TEST(PlanLaunch, WithoutANoticeHasNone) {
+  TempDir exe_dir;
+  WriteExecutable(exe_dir.path() / "hello");
+
+  auto plan = PlanLaunch(Spec("hello", 190), {.base_port = 8000,
+                                              .ports = {},
+                                              .data_dir = "/srv/data",
+                                              .exe_dir = exe_dir.path(),
+                                              .path_env = ""});
+
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->notice, "");
+}
+
+TEST(PlanLaunch, RejectsUnknownPlaceholdersInTheNotice) {
+  TempDir exe_dir;
+  WriteExecutable(exe_dir.path() / "identity");
+  ProcessSpec typo = Spec("identity", 101);
+  typo.notice = "credentials: {datadir}/secrets/admin.json";
+  ProcessSpec unknown_process = Spec("identity", 101);
+  unknown_process.notice = "bus on {port:redis}";
+  const LaunchContext context{.base_port = 8000,
+                              .ports = {{"identity", 8101}},
+                              .data_dir = "/srv/data",
+                              .exe_dir = exe_dir.path(),
+                              .path_env = ""};
+
+  auto with_typo = PlanLaunch(typo, context);
+  auto with_unknown_process = PlanLaunch(unknown_process, context);
+
+  ASSERT_FALSE(with_typo);
+  EXPECT_EQ(with_typo.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(with_typo.error().field, "notice");
+  EXPECT_NE(with_typo.error().message.find("{datadir}"), std::string::npos)
+      << with_typo.error().message;
+  ASSERT_FALSE(with_unknown_process);
+  EXPECT_EQ(with_unknown_process.error().field, "notice");
+}
+
 TEST(PlanLaunch, RejectsPortsOutOfRange) {
   TempDir exe_dir;
   WriteExecutable(exe_dir.path() / "hello");
@@ -304,6 +388,48 @@ TEST(FindDefaultTopology, WalksUpFromTheExecutable) {
 
   ASSERT_TRUE(found);
   EXPECT_EQ(*found, repo.path() / "deploy/local/topology.json");
+}
+
+// The checked-in deploy/local/topology.json, found by walking up from this test binary (it lives
+// in the build tree of the checkout), or from ctest's MERCATO_SOURCE_DIR.
+TEST(CheckedInTopology, ParsesAndPointsAtTheFirstAdminsCredentials) {
+  std::optional<fs::path> file;
+  if (const char* source = std::getenv("MERCATO_SOURCE_DIR"); source != nullptr && *source) {
+    file = fs::path(source) / "deploy/local/topology.json";
+  } else {
+    std::error_code ec;
+    file = FindDefaultTopology(fs::read_symlink("/proc/self/exe", ec).parent_path(),
+                               fs::current_path());
+  }
+  ASSERT_TRUE(file);
+
+  auto topology = LoadTopology(*file);
+
+  ASSERT_TRUE(topology) << topology.error().message;
+  auto identity = std::find_if(topology->processes.begin(), topology->processes.end(),
+                               [](const ProcessSpec& spec) { return spec.name == "identity"; });
+  ASSERT_NE(identity, topology->processes.end());
+  EXPECT_EQ(identity->port_offset, 101);
+  EXPECT_NE(identity->notice.find("{data_dir}/secrets/admin.json"), std::string::npos)
+      << identity->notice;
+  // Every entry must also plan: placeholders in args, env and notices all resolve.
+  std::map<std::string, int> ports;
+  for (const auto& spec : topology->processes) ports[spec.name] = 8000 + spec.port_offset;
+  for (const auto& spec : topology->processes) {
+    const PlaceholderValues values{.port = ports[spec.name],
+                                   .data_dir = "/srv/data",
+                                   .name = spec.name,
+                                   .base_port = 8000,
+                                   .ports = ports};
+    std::vector<std::string> templates = spec.args;
+    if (spec.command) templates.push_back(*spec.command);
+    for (const auto& [key, value] : spec.env) templates.push_back(value);
+    templates.push_back(spec.notice);
+    for (const auto& text : templates) {
+      auto expanded = ExpandPlaceholders(text, values);
+      EXPECT_TRUE(expanded) << spec.name << ": " << expanded.error().message;
+    }
+  }
 }
 
 }  // namespace

@@ -71,6 +71,10 @@ class RequestContext {
   const obs::TraceContext& trace() const { return trace_; }
   const std::optional<std::array<uint8_t, 8>>& parent_span() const { return parent_span_; }
   std::string_view correlation_id() const { return correlation_id_; }
+  // The TCP peer's IP address ("127.0.0.1", "::1"); empty when unknown (in-process tests).
+  // Behind the gateway this is the gateway: trust X-Forwarded-For only from a known proxy.
+  std::string_view remote_address() const { return remote_address_; }
+  void SetRemoteAddress(std::string_view address) { remote_address_ = address; }
 
   obs::LogIds LogIds() const;
   obs::Logger Log() const { return obs::Logger(LogIds()); }
@@ -96,6 +100,7 @@ class RequestContext {
   std::string correlation_id_;
   resilience::Deadline deadline_;
   std::optional<Caller> caller_;
+  std::string_view remote_address_;
   mutable std::string trace_hex_;
   mutable std::string span_hex_;
 };
