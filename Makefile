@@ -52,6 +52,7 @@ test-component: build
 
 bench: build
 	BIN_DIR=$(BIN) bash bench/http_baseline/run.sh
+	BIN_DIR=$(BIN) bash bench/identity/run.sh
 	./$(BIN)/events_e2e --events $${EVENTS:-5000}
 
 fmt:

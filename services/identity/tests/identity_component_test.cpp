@@ -152,11 +152,18 @@ class IdentityApi : public ::testing::Test {
   static void SetUpTestSuite() {
     // The per-IP throttle is lifted: every test here speaks from 127.0.0.1, and the few wrong
     // passwords some of them send must not throttle the others. Throttling has its own test.
-    service_ = new ServiceProcess(StartIdentity({"--ip-free-failures", "100000"}));
+    try {
+      service_ = new ServiceProcess(StartIdentity({"--ip-free-failures", "100000"}));
+    } catch (const std::exception& e) {
+      start_error_ = e.what();
+    }
   }
   static void TearDownTestSuite() {
     delete service_;
     service_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(service_, nullptr) << "identity did not start: " << start_error_;
   }
   static uint16_t port() { return service_->port(); }
   static ServiceProcess& service() { return *service_; }
@@ -170,8 +177,10 @@ class IdentityApi : public ::testing::Test {
   }
 
   static ServiceProcess* service_;
+  static std::string start_error_;
 };
 ServiceProcess* IdentityApi::service_ = nullptr;
+std::string IdentityApi::start_error_;
 
 // 1. Happy path
 // ------------------------------------------------------------------------------------
@@ -245,7 +254,9 @@ TEST_F(IdentityApi, HappyPathFromRegistrationToLogout) {
   auto jwks = Call(port(), "GET", "/.well-known/jwks.json");
   ASSERT_TRUE(jwks);
   ASSERT_EQ(jwks->status, 200);
-  for (const auto& key : BodyObject(*jwks).at("keys").as_array()) {
+  const auto jwks_doc = BodyObject(*jwks);
+  ASSERT_TRUE(jwks_doc.contains("keys") && jwks_doc.at("keys").is_array()) << jwks->body;
+  for (const auto& key : jwks_doc.at("keys").as_array()) {
     const auto& jwk = key.as_object();
     EXPECT_EQ(Str(jwk, "kty"), "RSA");
     EXPECT_FALSE(Str(jwk, "n").empty());

@@ -191,6 +191,10 @@ IdentityApp::IdentityApp(service::Service& service)
   verifier_ = std::make_unique<security::JwtVerifier>(
       security::JwtVerifier::Options{.issuer = issuer_, .audience = audience_}, *keys_, Clock::Real());
   auth_ = std::make_unique<service::Authenticator>(*verifier_);
+  service.metrics().AddCallback(
+      "mercato_identity_token_signature_checks_total",
+      "RSA signature verifications of bearer tokens (cache misses; a repeated token is checked once)",
+      [this] { return static_cast<double>(verifier_->SignatureVerifications()); }, true);
   repo_ = std::make_unique<UserRepository>(*vault_);
   throttle_ = std::make_unique<LoginThrottle>(
       LoginThrottle::Options{.account_free_failures = static_cast<int>(config.GetInt("login-free-failures")),
