@@ -1,5 +1,7 @@
 #include "mercato/messaging/bus.hpp"
 
+#include "mercato/service/auth.hpp"
+
 #include <boost/json.hpp>
 #include <condition_variable>
 
@@ -126,6 +128,7 @@ void Bus::Bootstrap() {
 void Bus::AddRoutes() {
   auto& router = service_.router();
   router.Add(http::Method::kGet, "/admin/dead-letters", [this](http::RequestContext& ctx) -> Task<http::Response> {
+    if (auto allowed = service_.CheckAdmin(ctx); !allowed) co_return service::AuthProblem(allowed.error());
     size_t limit = 100;
     if (auto text = ctx.Query("limit")) {
       char* end = nullptr;
@@ -157,6 +160,9 @@ void Bus::AddRoutes() {
   });
   router.Add(http::Method::kPost, "/admin/dead-letters/{sequence}/replay",
              [this](http::RequestContext& ctx) -> Task<http::Response> {
+               if (auto allowed = service_.CheckAdmin(ctx); !allowed) {
+                 co_return service::AuthProblem(allowed.error());
+               }
                auto text = ctx.PathParam("sequence");
                char* end = nullptr;
                unsigned long long sequence = std::strtoull(text.c_str(), &end, 10);

@@ -232,6 +232,11 @@ IdentityApp::IdentityApp(service::Service& service)
   bus_->Start();
 
   AddRoutes(service.router());
+  service.SetAdminGuard([this](http::RequestContext& ctx) -> Result<void> {
+    auto token = auth_->Authenticate(ctx);
+    if (!token) return token.error();
+    return security::RequireRole(*token, "admin");
+  });
   service.server().Spawn(Maintenance(config.GetDuration("key-reload-interval")));
 }
 

@@ -11,6 +11,7 @@
 //   }
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,13 @@ class Service {
   http::Router& router() { return router_; }
   obs::HealthRegistry& health() { return health_; }
   obs::Registry& metrics() { return obs::Registry::Default(); }
+  // Who may call the chassis' operator endpoints (/admin/..., e.g. the bus' dead letters). A
+  // service with authentication sets a guard (identity: an admin token); without one they are
+  // open, which is only acceptable because services bind to 127.0.0.1 by default.
+  using AdminGuard = std::function<Result<void>(http::RequestContext&)>;
+  void SetAdminGuard(AdminGuard guard) { admin_guard_ = std::move(guard); }
+  // Ok when allowed; unauthenticated / permission_denied otherwise.
+  Result<void> CheckAdmin(http::RequestContext& ctx) const { return admin_guard_ ? admin_guard_(ctx) : Ok(); }
   // The OpenAPI document served at GET /openapi.yaml.
   void SetOpenApi(std::string yaml) { openapi_ = std::move(yaml); }
 
@@ -58,6 +66,7 @@ class Service {
   http::Router router_;
   obs::HealthRegistry health_;
   std::string openapi_;
+  AdminGuard admin_guard_;
   std::unique_ptr<http::Server> server_;
   std::shared_ptr<obs::SpanExporter> exporter_;
 };
