@@ -18,7 +18,9 @@
 #include <latch>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -168,7 +170,7 @@ class IdentityApi : public ::testing::Test {
   static uint16_t port() { return service_->port(); }
   static ServiceProcess& service() { return *service_; }
 
-  // The service answers and a fresh login works: it survived whatever the test threw at it.
+  // The process is alive and ready: it survived whatever the test threw at it.
   static void ExpectHealthy() {
     EXPECT_TRUE(service_->process().Running()) << service_->Logs().substr(0, 4000);
     auto ready = Call(port(), "GET", "/health/ready");

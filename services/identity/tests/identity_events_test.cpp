@@ -234,5 +234,32 @@ TEST_F(IdentityEvents, RegistrationWhileTheBrokerIsDownIsPublishedOnceItIsBack) 
   EXPECT_EQ(ids.size(), all.size()) << "no event twice in the stream";
 }
 
+// The bus' operator endpoints (dead letters) are guarded: identity requires an admin token.
+TEST_F(IdentityEvents, DeadLetterEndpointsNeedAnAdminToken) {
+  auto identity = StartWithBus();
+  auto customer = Login(identity.port(), RegisterUser(identity.port(), UniqueEmail("dlq"), "Dlq"));
+  auto admin = Login(identity.port(), AdminUser(identity));
+
+  auto anonymous = Call(identity.port(), "GET", "/admin/dead-letters");
+  EXPECT_TRUE(IsProblem(anonymous, 401, {"unauthenticated"})) << Describe(anonymous);
+  EXPECT_EQ(anonymous->Header("WWW-Authenticate"), "Bearer error=\"invalid_token\"");
+  auto as_customer = GetWith(identity.port(), "/admin/dead-letters", customer.access);
+  EXPECT_TRUE(IsProblem(as_customer, 403, {"permission-denied"})) << Describe(as_customer);
+  auto replay = Call(identity.port(), "POST", "/admin/dead-letters/1/replay", "",
+                     {BearerHeader(customer.access)});
+  EXPECT_TRUE(IsProblem(replay, 403, {"permission-denied"})) << Describe(replay);
+
+  // The admin gets through the guard (the list itself may wait for the broker's stream).
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = GetWith(identity.port(), "/admin/dead-letters", admin.access);
+        return r && r->status == 200;
+      },
+      30s, 200ms));
+  auto listed = GetWith(identity.port(), "/admin/dead-letters", admin.access);
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE(BodyObject(*listed).contains("items")) << listed->body;
+}
+
 }  // namespace
 }  // namespace mercato::identity::component
