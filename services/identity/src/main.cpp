@@ -33,12 +33,15 @@ int RotateSigningKey(const config::Config& config) {
   auto secrets = app::SecretsUnder(config.GetString("data-dir"));
   auto keep = std::chrono::duration_cast<std::chrono::seconds>(config.GetDuration("access-token-ttl")) +
               std::chrono::minutes(5);
-  auto kid = app::RotateSigningKey(secrets.signing_keys(), keep, Clock::Real());
-  if (!kid) {
-    std::fprintf(stderr, "identity: %s\n", kid.error().message.c_str());
+  auto delay = std::chrono::duration_cast<std::chrono::seconds>(config.GetDuration("key-activation-delay"));
+  auto rotation = app::RotateSigningKey(secrets.signing_keys(), keep, delay, Clock::Real());
+  if (!rotation) {
+    std::fprintf(stderr, "identity: %s\n", rotation.error().message.c_str());
     return 1;
   }
-  std::printf("new signing key %s is current; the previous key stays published for %lld s\n", kid->c_str(),
+  std::printf("new signing key %s: published now, signs from %s; the key it replaces stays published "
+              "%lld s longer\n",
+              rotation->kid.c_str(), FormatRfc3339(rotation->activates_at).c_str(),
               static_cast<long long>(keep.count()));
   return 0;
 }

@@ -93,7 +93,7 @@ TEST_F(ThrottleTest, MemoryIsBounded) {
 
 // ---- SigningKeys ----------------------------------------------------------------------------
 
-TEST(SigningKeysTest, CreatedOnceWithMode0600AndReloadedAfterRotation) {
+TEST(SigningKeysTest, CreatedOnceWithMode0600AndPublishedBeforeItSigns) {
   testing::TempDir dir;
   const fs::path file = fs::path(dir.path()) / "secrets" / "jwt-keys.json";
   FakeClock clock;
@@ -111,22 +111,25 @@ TEST(SigningKeysTest, CreatedOnceWithMode0600AndReloadedAfterRotation) {
   EXPECT_EQ((*again)->Current().first, first) << "a restart keeps the key";
 
   std::this_thread::sleep_for(20ms);  // a distinct modification time
-  auto rotated = RotateSigningKey(file, 20min, clock);
+  auto rotated = RotateSigningKey(file, 20min, 60s, clock);
   ASSERT_TRUE(rotated) << rotated.error().message;
-  EXPECT_NE(*rotated, first);
+  EXPECT_NE(rotated->kid, first);
+  EXPECT_EQ(rotated->activates_at, kT0 + 60s);
   auto reloaded = (*keys)->ReloadIfChanged();
   ASSERT_TRUE(reloaded);
   EXPECT_TRUE(*reloaded);
-  EXPECT_EQ((*keys)->Current().first, *rotated);
   auto jwks = security::ParseJwks((*keys)->JwksJson());
   ASSERT_TRUE(jwks);
-  EXPECT_EQ(jwks->size(), 2u);
-  EXPECT_TRUE(jwks->count(first)) << "the retired key stays published while its tokens live";
-  EXPECT_TRUE((*keys)->Resolve(first));
+  EXPECT_EQ(jwks->size(), 2u) << "the new key is published at once";
+  EXPECT_TRUE(jwks->count(rotated->kid));
+  EXPECT_EQ((*keys)->Current().first, first) << "but signs only once services could have fetched it";
+  clock.Advance(60s);
+  EXPECT_EQ((*keys)->Current().first, rotated->kid);
+  EXPECT_TRUE((*keys)->Resolve(first)) << "the replaced key verifies while its tokens live";
   EXPECT_FALSE((*keys)->Resolve("no-such-kid"));
 }
 
-TEST(SigningKeysTest, RetiredKeyIsWithdrawnOnceItsTokensExpired) {
+TEST(SigningKeysTest, ReplacedKeyIsWithdrawnOnceItsTokensExpired) {
   testing::TempDir dir;
   const fs::path file = fs::path(dir.path()) / "jwt-keys.json";
   FakeClock clock;
@@ -134,27 +137,43 @@ TEST(SigningKeysTest, RetiredKeyIsWithdrawnOnceItsTokensExpired) {
   auto keys = SigningKeys::LoadOrCreate(file, 20min, clock);
   ASSERT_TRUE(keys);
   const std::string first = (*keys)->Current().first;
-  ASSERT_TRUE(RotateSigningKey(file, 20min, clock));
+  ASSERT_TRUE(RotateSigningKey(file, 20min, 0s, clock));
   ASSERT_TRUE((*keys)->ReloadIfChanged());
   EXPECT_TRUE((*keys)->Resolve(first));
   clock.Advance(21min);
   auto changed = (*keys)->ReloadIfChanged();
   ASSERT_TRUE(changed);
-  EXPECT_TRUE(*changed) << "the published set shrank";
+  EXPECT_TRUE(*changed) << "the published set shrank with time";
   EXPECT_FALSE((*keys)->Resolve(first));
   EXPECT_EQ((*keys)->PublishedCount(), 1u);
   // The next rotation drops it from the file too.
-  ASSERT_TRUE(RotateSigningKey(file, 20min, clock));
+  ASSERT_TRUE(RotateSigningKey(file, 20min, 0s, clock));
   auto stored = ReadSigningKeyFile(file);
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->keys.size(), 2u);
   for (const auto& k : stored->keys) EXPECT_NE(k.kid, first);
 }
 
+TEST(SigningKeysTest, BackToBackRotationsActivateInOrder) {
+  testing::TempDir dir;
+  const fs::path file = fs::path(dir.path()) / "jwt-keys.json";
+  FakeClock clock;
+  clock.SetWall(kT0);
+  ASSERT_TRUE(SigningKeys::LoadOrCreate(file, 20min, clock));
+  auto second = RotateSigningKey(file, 20min, 60s, clock);
+  auto third = RotateSigningKey(file, 20min, 10s, clock);
+  ASSERT_TRUE(second && third);
+  EXPECT_GE(third->activates_at, second->activates_at);
+  auto stored = ReadSigningKeyFile(file);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->keys.size(), 3u);
+  EXPECT_EQ(stored->Active(kT0 + 61s).kid, third->kid) << "the later rotation wins once both are due";
+}
+
 TEST(SigningKeysTest, CorruptOrOpenFileIsRefused) {
   testing::TempDir dir;
   const fs::path file = fs::path(dir.path()) / "jwt-keys.json";
-  ASSERT_TRUE(security::WriteSecretFile(file, "{\"current\": \"x\", \"keys\": []}"));
+  ASSERT_TRUE(security::WriteSecretFile(file, "{\"keys\": []}"));
   auto keys = SigningKeys::LoadOrCreate(file, 20min, Clock::Real());
   ASSERT_FALSE(keys);
   EXPECT_EQ(keys.error().code, ErrorCode::kFailedPrecondition);

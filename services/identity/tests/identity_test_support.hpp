@@ -399,22 +399,31 @@ struct SigningKey {
   security::KeyPtr key;
 };
 
-// The service's current signing key, from secrets/jwt-keys.json:
-// {"current": kid, "keys": [{"kid", "private_key_pem", "created_at", "retired_at"}]}.
+// The key the service signs with now, from secrets/jwt-keys.json:
+// {"keys": [{"kid", "private_key_pem", "created_at", "activates_at"}]}; the signing key is the
+// last one (by activation) whose activates_at has passed.
 inline SigningKey CurrentSigningKey(const testing::ServiceProcess& service) {
   auto file = ReadJsonFile(SecretsDir(service) + "/jwt-keys.json");
-  std::string current = Str(file, "current");
   const boost::json::value* keys = file.if_contains("keys");
-  if (current.empty() || keys == nullptr || !keys->is_array()) {
-    throw std::runtime_error("jwt-keys.json lacks current/keys");
+  if (keys == nullptr || !keys->is_array() || keys->as_array().empty()) {
+    throw std::runtime_error("jwt-keys.json lacks keys");
   }
+  const WallTime now = Clock::Real().WallNow();
+  const boost::json::object* active = nullptr;
+  WallTime active_at{};
   for (const auto& entry : keys->as_array()) {
-    if (!entry.is_object() || Str(entry.as_object(), "kid") != current) continue;
-    auto key = security::LoadPrivateKeyPem(Str(entry.as_object(), "private_key_pem"));
-    if (!key) throw std::runtime_error("current key does not load: " + key.error().message);
-    return SigningKey{current, *key};
+    if (!entry.is_object()) continue;
+    WallTime at{};
+    if (!ParseRfc3339(Str(entry.as_object(), "activates_at"), at) || at > now) continue;
+    if (active == nullptr || at >= active_at) {
+      active = &entry.as_object();
+      active_at = at;
+    }
   }
-  throw std::runtime_error("jwt-keys.json has no key with the current kid " + current);
+  if (active == nullptr) throw std::runtime_error("jwt-keys.json has no active key");
+  auto key = security::LoadPrivateKeyPem(Str(*active, "private_key_pem"));
+  if (!key) throw std::runtime_error("the active key does not load: " + key.error().message);
+  return SigningKey{Str(*active, "kid"), *key};
 }
 
 // Claims of a valid access token for `subject`, as identity issues them; tests then break one.

@@ -40,6 +40,9 @@ config::Schema Schema() {
       .String("admin-email", "admin@mercato.local", "email of the admin created at first start")
       .String("service-clients", "gateway,catalog,inventory,orders,payments,delivery,notifications,analytics",
               "OAuth clients (client-credentials grant) whose secrets are generated into secrets/clients/")
+      .Duration("key-activation-delay", "60s",
+                "a rotated-in signing key is published this long before it signs (longer than every "
+                "service's jwks-refresh-interval, so their caches have it first)")
       .Duration("key-reload-interval", "10s",
                 "how often signing and PII keys are reloaded after a rotation (and expired refresh tokens purged)");
   return schema;

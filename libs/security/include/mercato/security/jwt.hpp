@@ -84,6 +84,11 @@ class JwtVerifier {
   // Thread-safe.
   Result<VerifiedToken> Verify(std::string_view token) const;
 
+  // The verified token when `token` passed Verify before and has not expired since; nullopt
+  // otherwise (never verifies). Lets callers keep the slow path (RSA, a key fetch) off their
+  // event loop: cached → answer inline, else Verify on a blocking pool. Thread-safe.
+  std::optional<VerifiedToken> Cached(std::string_view token) const { return CacheGet(token); }
+
   // RSA signature checks performed so far (cache hits do not count). For tests and metrics.
   std::uint64_t SignatureVerifications() const { return signature_verifications_.load(); }
 

@@ -10,9 +10,15 @@
 //   if (auto ok = security::RequireRole(*token, "admin"); !ok) co_return service::AuthProblem(ok.error());
 #pragma once
 
+#include <chrono>
+#include <memory>
+#include <string>
 #include <string_view>
 
+#include "mercato/config/config.hpp"
 #include "mercato/core/result.hpp"
+#include "mercato/core/task.hpp"
+#include "mercato/security/jwks.hpp"
 #include "mercato/http/request_context.hpp"
 #include "mercato/http/response.hpp"
 #include "mercato/security/jwt.hpp"
@@ -30,11 +36,45 @@ class Authenticator {
 
   // Verifies the bearer token; on success sets ctx.caller (subject and roles).
   // unauthenticated (401) for a missing or bad token; unavailable (503) when the key source is
-  // down, so a JWKS outage is not mistaken for bad credentials.
+  // down, so a JWKS outage is not mistaken for bad credentials. Runs inline: use it when keys
+  // are local (identity itself).
   Result<security::VerifiedToken> Authenticate(http::RequestContext& ctx) const;
+  // The same, for keys that may have to be fetched: a token seen before is answered from the
+  // verifier's cache inline; anything else is verified on the blocking pool, so neither RSA nor
+  // a JWKS fetch ever runs on the event loop.
+  Task<Result<security::VerifiedToken>> AuthenticateAsync(http::RequestContext& ctx) const;
 
  private:
   const security::JwtVerifier& verifier_;
+};
+
+// Adds the keys of RemoteAuth: jwks-url, token-issuer, token-audience, jwks-refresh-interval.
+void AddAuthConfig(config::Schema& schema);
+
+// Authentication for every service but identity: identity's public keys fetched from its JWKS
+// (GET jwks-url with a short timeout), cached, refetched when a token names an unknown kid (key
+// rotation) at most once per jwks-refresh-interval, so made-up kids cannot hammer identity.
+//
+//   service::RemoteAuth auth(service.config());                 // after AddAuthConfig(schema)
+//   auto token = co_await auth.authenticator().AuthenticateAsync(ctx);
+class RemoteAuth {
+ public:
+  explicit RemoteAuth(const config::Config& config, const Clock& clock = Clock::Real());
+  RemoteAuth(std::string jwks_url, security::JwtVerifier::Options options,
+             std::chrono::seconds refresh_interval, const Clock& clock = Clock::Real());
+  RemoteAuth(const RemoteAuth&) = delete;
+  RemoteAuth& operator=(const RemoteAuth&) = delete;
+
+  const Authenticator& authenticator() const { return *authenticator_; }
+  const security::JwtVerifier& verifier() const { return *verifier_; }
+  std::size_t jwks_fetches() const { return keys_->FetchCount(); }
+  // Fetches the keys now (start-up warm-up; failure is fine: the first request retries).
+  Result<void> Warm() { return keys_->Refresh(); }
+
+ private:
+  std::unique_ptr<security::JwksCache> keys_;
+  std::unique_ptr<security::JwtVerifier> verifier_;
+  std::unique_ptr<Authenticator> authenticator_;
 };
 
 // Problem() plus, for unauthenticated, `WWW-Authenticate: Bearer error="invalid_token"`
