@@ -4,8 +4,9 @@
 #    verifications/s on the same single CPU: a login cannot be cheaper than its hash, so the
 #    ratio says what the service adds (JSON, SQLite read + refresh-token write, RSA signing);
 #  - verified-token requests/s on GET /users/me against hello's GET /items/{id} (the chassis
-#    alone, no token, from memory): the price of authentication plus a read-model query; the
-#    service's signature-check counter shows the verifier's cache (one RSA check per token).
+#    alone, no token, from memory): the price of authentication plus the user's document (from
+#    identity's user cache); the service's signature-check counter shows the verifier's cache
+#    (one RSA check per token).
 # identity and hello are pinned to CPU 0, wrk and the baseline tool to CPU 1 (the Argon2
 # baseline runs on CPU 0 like the service's hashing pool).
 #

@@ -15,6 +15,7 @@
 #include "app/refresh_tokens.hpp"
 #include "app/signing_keys.hpp"
 #include "app/throttle.hpp"
+#include "app/user_cache.hpp"
 #include "app/user_repository.hpp"
 #include "mercato/security/jwks.hpp"
 #include "mercato/security/secrets.hpp"
@@ -89,6 +90,44 @@ TEST_F(ThrottleTest, OldFailuresAreForgotten) {
 TEST_F(ThrottleTest, MemoryIsBounded) {
   for (int i = 0; i < 5000; ++i) throttle_.RecordFailure("acct-" + std::to_string(i), "addr-" + std::to_string(i));
   EXPECT_LE(throttle_.TrackedKeys(), 2000u);
+}
+
+// ---- UserCache ------------------------------------------------------------------------------
+
+UserView ViewAt(const std::string& id, std::int64_t version, const std::string& name) {
+  UserView v;
+  v.id = id;
+  v.version = version;
+  v.name = name;
+  return v;
+}
+
+TEST(UserCacheTest, NeverReplacesANewerVersionWithAnOlderOne) {
+  UserCache cache(10);
+  cache.Put(ViewAt("u1", 4, "new"));
+  cache.Put(ViewAt("u1", 3, "stale read"));  // a reader that loaded before the write committed
+  ASSERT_TRUE(cache.Get("u1"));
+  EXPECT_EQ(cache.Get("u1")->name, "new");
+  cache.Put(ViewAt("u1", 5, "newer"));
+  EXPECT_EQ(cache.Get("u1")->name, "newer");
+  EXPECT_FALSE(cache.Get("u2"));
+  EXPECT_EQ(cache.hits(), 3u);
+  EXPECT_EQ(cache.misses(), 1u);
+}
+
+TEST(UserCacheTest, EvictsTheLeastRecentlyUsedAndCanBeOff) {
+  UserCache cache(2);
+  cache.Put(ViewAt("a", 1, "a"));
+  cache.Put(ViewAt("b", 1, "b"));
+  ASSERT_TRUE(cache.Get("a"));  // b is now the least recently used
+  cache.Put(ViewAt("c", 1, "c"));
+  EXPECT_TRUE(cache.Get("a"));
+  EXPECT_FALSE(cache.Get("b"));
+  EXPECT_TRUE(cache.Get("c"));
+  EXPECT_EQ(cache.size(), 2u);
+  UserCache off(0);
+  off.Put(ViewAt("a", 1, "a"));
+  EXPECT_FALSE(off.Get("a"));
 }
 
 // ---- SigningKeys ----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ config::Schema Schema() {
       .String("admin-email", "admin@mercato.local", "email of the admin created at first start")
       .String("service-clients", "gateway,catalog,inventory,orders,payments,delivery,notifications,analytics",
               "OAuth clients (client-credentials grant) whose secrets are generated into secrets/clients/")
+      .Int("user-cache-size", 10000, "users kept in memory for reads (0: every read goes to SQLite)", 0, 10000000)
       .Duration("key-activation-delay", "60s",
                 "a rotated-in signing key is published this long before it signs (longer than every "
                 "service's jwks-refresh-interval, so their caches have it first)")
@@ -199,6 +200,11 @@ IdentityApp::IdentityApp(service::Service& service)
       "RSA signature verifications of bearer tokens (cache misses; a repeated token is checked once)",
       [this] { return static_cast<double>(verifier_->SignatureVerifications()); }, true);
   repo_ = std::make_unique<UserRepository>(*vault_);
+  users_cache_ = std::make_unique<UserCache>(static_cast<std::size_t>(config.GetInt("user-cache-size")));
+  service.metrics().AddCallback("mercato_identity_user_cache_hits_total", "Reads answered from the user cache",
+                                [this] { return static_cast<double>(users_cache_->hits()); }, true);
+  service.metrics().AddCallback("mercato_identity_user_cache_misses_total", "Reads that went to SQLite",
+                                [this] { return static_cast<double>(users_cache_->misses()); }, true);
   throttle_ = std::make_unique<LoginThrottle>(
       LoginThrottle::Options{.account_free_failures = static_cast<int>(config.GetInt("login-free-failures")),
                              .address_free_failures = static_cast<int>(config.GetInt("ip-free-failures")),
@@ -439,7 +445,10 @@ Task<Result<domain::User>> IdentityApp::Modify(std::string user_id, std::optiona
     return saved;
   };
   auto saved = co_await db_->Transact(std::move(save));
-  if (saved && !events->empty()) bus_->Notify();
+  if (saved) {
+    users_cache_->Put(ViewOf(*saved));
+    if (!events->empty()) bus_->Notify();
+  }
   co_return saved;
 }
 
@@ -481,6 +490,7 @@ Task<http::Response> IdentityApp::Register(http::RequestContext& ctx) {
   auto save = [&](Connection& tx) { return repo_->Save(tx, domain::User{}, *events, now, publication); };
   auto saved = co_await db_->Transact(std::move(save));
   if (!saved) co_return http::Problem(saved.error());  // already_exists when a racing sign-up won
+  users_cache_->Put(ViewOf(*saved));
   bus_->Notify();
   registrations_.Inc();
   ctx.Log().Info("user registered", {{"user_id", saved->id()}});
@@ -558,8 +568,7 @@ Task<http::Response> IdentityApp::Refresh(http::RequestContext& ctx) {
     refreshes_.WithLabels({"invalid"}).Inc();
     co_return service::AuthProblem(Error{ErrorCode::kUnauthenticated, "refresh token is not valid"});
   }
-  auto find = [this, id = outcome->user_id](Connection& c) { return repo_->Find(c, id); };
-  auto user = co_await db_->Read(std::move(find));
+  auto user = co_await FindUser(outcome->user_id);
   if (!user) co_return http::Problem(user.error());
   if (!*user || !(*user)->active) {
     refreshes_.WithLabels({"invalid"}).Inc();
@@ -628,14 +637,21 @@ Task<http::Response> IdentityApp::Jwks(http::RequestContext&) {
 
 // ---- the caller's own profile ----------------------------------------------------------------
 
+Task<Result<std::optional<UserView>>> IdentityApp::FindUser(std::string id) {
+  if (auto hit = users_cache_->Get(id)) co_return std::optional<UserView>(std::move(*hit));
+  auto find = [this, &id](Connection& c) { return repo_->Find(c, id); };
+  auto user = co_await db_->Read(std::move(find));
+  if (user && *user) users_cache_->Put(**user);
+  co_return user;
+}
+
 Task<Result<UserView>> IdentityApp::Me(http::RequestContext& ctx) {
   auto token = auth_->Authenticate(ctx);
   if (!token) co_return token.error();
   if (security::HasRole(*token, "service")) {
     co_return Error{ErrorCode::kPermissionDenied, "a service token has no user profile"};
   }
-  auto find = [this, id = token->subject](Connection& c) { return repo_->Find(c, id); };
-  auto user = co_await db_->Read(std::move(find));
+  auto user = co_await FindUser(token->subject);
   if (!user) co_return user.error();
   if (!*user) co_return Error{ErrorCode::kNotFound, "no such user"};
   if (!(*user)->active) co_return Error{ErrorCode::kPermissionDenied, "this account is deactivated"};
@@ -841,8 +857,7 @@ Task<http::Response> IdentityApp::GetUser(http::RequestContext& ctx) {
     if (!user) co_return http::Problem(user.error());
     co_return UserResponse(200, ViewOf(*user));
   }
-  auto find = [this, &id](Connection& c) { return repo_->Find(c, id); };
-  auto user = co_await db_->Read(std::move(find));
+  auto user = co_await FindUser(id);
   if (!user) co_return http::Problem(user.error());
   if (!*user) co_return http::Problem(ErrorCode::kNotFound, "no such user", "id");
   co_return UserResponse(200, **user);

@@ -18,6 +18,7 @@
 #include "app/pii.hpp"
 #include "app/signing_keys.hpp"
 #include "app/throttle.hpp"
+#include "app/user_cache.hpp"
 #include "app/user_repository.hpp"
 #include "mercato/config/config.hpp"
 #include "mercato/messaging/bus.hpp"
@@ -83,6 +84,8 @@ class IdentityApp {
   Task<http::Response> SetRoles(http::RequestContext& ctx);
   Task<http::Response> SetActive(http::RequestContext& ctx, bool active);
 
+  // A read-model row: from the cache, else from the database (and then cached).
+  Task<Result<std::optional<UserView>>> FindUser(std::string id);
   // The caller's own active profile from the read model (401/403/404 as problems).
   Task<Result<UserView>> Me(http::RequestContext& ctx);
   // Loads the user, runs `command` on it and saves the events it returns, optimistically: a
@@ -110,6 +113,7 @@ class IdentityApp {
   std::unique_ptr<service::Authenticator> auth_;
   std::unique_ptr<UserRepository> repo_;
   std::unique_ptr<LoginThrottle> throttle_;
+  std::unique_ptr<UserCache> users_cache_;
   std::map<std::string, std::string, std::less<>> client_secret_hashes_;  // client id -> SHA-256
   std::string dummy_password_hash_;  // verified against for unknown emails: equal timing
   std::unique_ptr<mercato::storage::Database> db_;  // before bus_: the bus stops first
