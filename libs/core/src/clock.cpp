@@ -66,6 +66,9 @@ bool ParseRfc3339(std::string_view s, WallTime& out) {
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return false;
   }
+  // WallTime counts nanoseconds in 64 bits: 1678-2261 only. Outside, the conversion would
+  // overflow, so such times are not representable rather than silently wrapped.
+  if (year < 1678 || year > 2261) return false;
   size_t pos = 19;
   int64_t nanos = 0;
   if (pos < s.size() && s[pos] == '.') {

@@ -150,6 +150,10 @@ TEST(Rfc3339, RoundTripsAndAcceptsOffsets) {
   EXPECT_FALSE(ParseRfc3339("2026-11-25 19:03", t));
   EXPECT_FALSE(ParseRfc3339("2026-13-25T19:03:17Z", t));
   EXPECT_FALSE(ParseRfc3339("2026-11-25T19:03:17", t));
+  // Beyond what 64-bit nanoseconds hold: refused, never wrapped to some other time.
+  EXPECT_FALSE(ParseRfc3339("2300-01-01T00:00:00Z", t));
+  EXPECT_FALSE(ParseRfc3339("0001-01-01T00:00:00Z", t));
+  EXPECT_TRUE(ParseRfc3339("2261-12-31T00:00:00Z", t));
 }
 
 TEST(Random, BelowStaysInBounds) {

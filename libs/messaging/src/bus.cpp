@@ -128,7 +128,8 @@ void Bus::Bootstrap() {
 void Bus::AddRoutes() {
   auto& router = service_.router();
   router.Add(http::Method::kGet, "/admin/dead-letters", [this](http::RequestContext& ctx) -> Task<http::Response> {
-    if (auto allowed = service_.CheckAdmin(ctx); !allowed) co_return service::AuthProblem(allowed.error());
+    auto allowed = co_await service_.CheckAdmin(ctx);
+    if (!allowed) co_return service::AuthProblem(allowed.error());
     size_t limit = 100;
     if (auto text = ctx.Query("limit")) {
       char* end = nullptr;
@@ -160,9 +161,8 @@ void Bus::AddRoutes() {
   });
   router.Add(http::Method::kPost, "/admin/dead-letters/{sequence}/replay",
              [this](http::RequestContext& ctx) -> Task<http::Response> {
-               if (auto allowed = service_.CheckAdmin(ctx); !allowed) {
-                 co_return service::AuthProblem(allowed.error());
-               }
+               auto allowed = co_await service_.CheckAdmin(ctx);
+               if (!allowed) co_return service::AuthProblem(allowed.error());
                auto text = ctx.PathParam("sequence");
                char* end = nullptr;
                unsigned long long sequence = std::strtoull(text.c_str(), &end, 10);

@@ -31,6 +31,11 @@ config::Schema BaseSchema(int default_port) {
   return schema;
 }
 
+Task<Result<void>> Service::CheckAdmin(http::RequestContext& ctx) const {
+  if (!admin_guard_) co_return Ok();
+  co_return co_await admin_guard_(ctx);
+}
+
 Service::Service(std::string name, config::Config config)
     : name_(std::move(name)), config_(std::move(config)) {
   obs::LogLevel level = obs::LogLevel::kInfo;

@@ -42,54 +42,85 @@ std::string ReadBytes(const fs::path& path) {
 
 class ThrottleTest : public ::testing::Test {
  protected:
+  // One whole attempt: admitted (or the wait), then decided.
+  Duration Attempt(const std::string& account, const std::string& address, bool success) {
+    Duration wait = throttle_.Begin(account, address);
+    if (wait == Duration::zero()) throttle_.Finish(account, address, success);
+    return wait;
+  }
+  Duration Wait(const std::string& account, const std::string& address) {
+    Duration wait = throttle_.Begin(account, address);
+    if (wait == Duration::zero()) throttle_.Finish(account, address, true);  // a probe that succeeds
+    return wait;
+  }
   FakeClock clock_;
   LoginThrottle throttle_{{.account_free_failures = 3, .address_free_failures = 10, .base_delay = 1s,
-                           .max_delay = 8s, .forget_after = 1h, .max_keys = 1000},
+                           .max_delay = 8s, .forget_after = 1h, .max_in_flight_per_address = 8,
+                           .max_keys = 1000},
                           clock_};
 };
 
 TEST_F(ThrottleTest, FreeFailuresThenDoublingDelaysUpToTheCap) {
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(throttle_.RetryAfter("acct", "1.2.3.4"), Duration::zero());
-    throttle_.RecordFailure("acct", "1.2.3.4");
-  }
-  EXPECT_EQ(throttle_.RetryAfter("acct", "1.2.3.4"), Duration::zero()) << "3 failures are free";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Attempt("acct", "1.2.3.4", false), Duration::zero());
   std::vector<Duration> delays;
   for (int i = 0; i < 6; ++i) {
-    throttle_.RecordFailure("acct", "1.2.3.4");
-    delays.push_back(throttle_.RetryAfter("acct", "1.2.3.4"));
+    ASSERT_EQ(Attempt("acct", "1.2.3.4", false), Duration::zero());
+    delays.push_back(throttle_.Begin("acct", "1.2.3.4"));  // refused: locked
     clock_.Advance(delays.back());
   }
   EXPECT_EQ(delays, (std::vector<Duration>{1s, 2s, 4s, 8s, 8s, 8s}));
 }
 
 TEST_F(ThrottleTest, LockIsPerAccountAndExpires) {
-  for (int i = 0; i < 4; ++i) throttle_.RecordFailure("acct", "1.2.3.4");
-  EXPECT_EQ(throttle_.RetryAfter("acct", "5.6.7.8"), Duration(1s)) << "the account is locked from anywhere";
-  EXPECT_EQ(throttle_.RetryAfter("other", "1.2.3.4"), Duration::zero());
+  for (int i = 0; i < 4; ++i) Attempt("acct", "1.2.3.4", false);
+  EXPECT_EQ(throttle_.Begin("acct", "5.6.7.8"), Duration(1s)) << "the account is locked from anywhere";
+  EXPECT_EQ(Wait("other", "1.2.3.4"), Duration::zero());
   clock_.Advance(1s);
-  EXPECT_EQ(throttle_.RetryAfter("acct", "1.2.3.4"), Duration::zero());
+  EXPECT_EQ(Wait("acct", "1.2.3.4"), Duration::zero());
+}
+
+TEST_F(ThrottleTest, OneAttemptPerAccountInFlight) {
+  ASSERT_EQ(throttle_.Begin("acct", "1.2.3.4"), Duration::zero());
+  EXPECT_GT(throttle_.Begin("acct", "5.6.7.8"), Duration::zero()) << "a parallel guess must wait";
+  EXPECT_EQ(Wait("other", "1.2.3.4"), Duration::zero());
+  throttle_.Finish("acct", "1.2.3.4", false);
+  EXPECT_EQ(Wait("acct", "1.2.3.4"), Duration::zero());
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(throttle_.Begin("a" + std::to_string(i), "9.9.9.9"), Duration::zero());
+  EXPECT_GT(throttle_.Begin("a8", "9.9.9.9"), Duration::zero()) << "an address has a few in flight at most";
+  for (int i = 0; i < 8; ++i) throttle_.Finish("a" + std::to_string(i), "9.9.9.9", true);
+  EXPECT_EQ(Wait("a8", "9.9.9.9"), Duration::zero());
 }
 
 TEST_F(ThrottleTest, SuccessClearsTheAccountButNotTheAddress) {
-  for (int i = 0; i < 12; ++i) throttle_.RecordFailure("acct-" + std::to_string(i), "1.2.3.4");
-  EXPECT_GT(throttle_.RetryAfter("fresh", "1.2.3.4"), Duration::zero()) << "address past its 10 free failures";
-  for (int i = 0; i < 4; ++i) throttle_.RecordFailure("mine", "9.9.9.9");
-  throttle_.RecordSuccess("mine");
-  EXPECT_EQ(throttle_.RetryAfter("mine", "9.9.9.9"), Duration::zero());
-  EXPECT_GT(throttle_.RetryAfter("fresh", "1.2.3.4"), Duration::zero());
+  for (int i = 0; i < 12; ++i) Attempt("acct-" + std::to_string(i), "1.2.3.4", false);
+  EXPECT_GT(throttle_.Begin("fresh", "1.2.3.4"), Duration::zero()) << "address past its 10 free failures";
+  for (int i = 0; i < 3; ++i) Attempt("mine", "9.9.9.9", false);
+  Attempt("mine", "9.9.9.9", true);
+  Attempt("mine", "9.9.9.9", false);
+  EXPECT_EQ(Wait("mine", "9.9.9.9"), Duration::zero()) << "counting restarted after the success";
+  EXPECT_GT(throttle_.Begin("fresh", "1.2.3.4"), Duration::zero());
 }
 
 TEST_F(ThrottleTest, OldFailuresAreForgotten) {
-  for (int i = 0; i < 3; ++i) throttle_.RecordFailure("acct", "a");
+  for (int i = 0; i < 3; ++i) Attempt("acct", "a", false);
   clock_.Advance(2h);
-  throttle_.RecordFailure("acct", "a");
-  EXPECT_EQ(throttle_.RetryAfter("acct", "a"), Duration::zero()) << "counting restarted after forget_after";
+  Attempt("acct", "a", false);
+  EXPECT_EQ(Wait("acct", "a"), Duration::zero()) << "counting restarted after forget_after";
 }
 
-TEST_F(ThrottleTest, MemoryIsBounded) {
-  for (int i = 0; i < 5000; ++i) throttle_.RecordFailure("acct-" + std::to_string(i), "addr-" + std::to_string(i));
+TEST_F(ThrottleTest, AddressOnlyFailuresForSignUps) {
+  for (int i = 0; i < 10; ++i) throttle_.RecordAddressFailure("1.2.3.4");
+  EXPECT_EQ(throttle_.AddressRetryAfter("1.2.3.4"), Duration::zero());
+  throttle_.RecordAddressFailure("1.2.3.4");
+  EXPECT_EQ(throttle_.AddressRetryAfter("1.2.3.4"), Duration(1s));
+  EXPECT_GT(throttle_.Begin("anyone", "1.2.3.4"), Duration::zero()) << "and logins from there too";
+}
+
+TEST_F(ThrottleTest, MemoryIsBoundedAndTheMostFailedKeysSurvive) {
+  for (int i = 0; i < 6; ++i) Attempt("target", "t-" + std::to_string(i), false);
+  for (int i = 0; i < 5000; ++i) Attempt("acct-" + std::to_string(i), "addr-" + std::to_string(i), false);
   EXPECT_LE(throttle_.TrackedKeys(), 2000u);
+  EXPECT_GT(throttle_.Begin("target", "elsewhere"), Duration::zero()) << "the attacked account kept its lock";
 }
 
 // ---- UserCache ------------------------------------------------------------------------------
@@ -104,29 +135,42 @@ UserView ViewAt(const std::string& id, std::int64_t version, const std::string& 
 
 TEST(UserCacheTest, NeverReplacesANewerVersionWithAnOlderOne) {
   UserCache cache(10);
-  cache.Put(ViewAt("u1", 4, "new"));
-  cache.Put(ViewAt("u1", 3, "stale read"));  // a reader that loaded before the write committed
+  const auto stamp = cache.WriteStamp();
+  cache.PutWritten(ViewAt("u1", 4, "new"));
+  cache.PutRead(ViewAt("u1", 3, "stale read"), stamp);  // a reader that loaded before the write
   ASSERT_TRUE(cache.Get("u1"));
   EXPECT_EQ(cache.Get("u1")->name, "new");
-  cache.Put(ViewAt("u1", 5, "newer"));
+  cache.PutWritten(ViewAt("u1", 5, "newer"));
   EXPECT_EQ(cache.Get("u1")->name, "newer");
   EXPECT_FALSE(cache.Get("u2"));
   EXPECT_EQ(cache.hits(), 3u);
   EXPECT_EQ(cache.misses(), 1u);
 }
 
+TEST(UserCacheTest, AStaleReadIsNotCachedEvenAfterTheNewerRowWasEvicted) {
+  UserCache cache(1);
+  const auto stamp = cache.WriteStamp();           // reader R starts loading u1 at version 3
+  cache.PutWritten(ViewAt("u1", 4, "demoted"));    // writer commits version 4
+  cache.PutWritten(ViewAt("u2", 1, "other"));      // ... which another write evicts
+  cache.PutRead(ViewAt("u1", 3, "admin"), stamp);  // R comes back with version 3
+  EXPECT_FALSE(cache.Get("u1")) << "a read older than a committed write must not be cached";
+  cache.PutRead(ViewAt("u1", 4, "demoted"), cache.WriteStamp());
+  ASSERT_TRUE(cache.Get("u1"));
+  EXPECT_EQ(cache.Get("u1")->name, "demoted");
+}
+
 TEST(UserCacheTest, EvictsTheLeastRecentlyUsedAndCanBeOff) {
   UserCache cache(2);
-  cache.Put(ViewAt("a", 1, "a"));
-  cache.Put(ViewAt("b", 1, "b"));
+  cache.PutWritten(ViewAt("a", 1, "a"));
+  cache.PutWritten(ViewAt("b", 1, "b"));
   ASSERT_TRUE(cache.Get("a"));  // b is now the least recently used
-  cache.Put(ViewAt("c", 1, "c"));
+  cache.PutWritten(ViewAt("c", 1, "c"));
   EXPECT_TRUE(cache.Get("a"));
   EXPECT_FALSE(cache.Get("b"));
   EXPECT_TRUE(cache.Get("c"));
   EXPECT_EQ(cache.size(), 2u);
   UserCache off(0);
-  off.Put(ViewAt("a", 1, "a"));
+  off.PutWritten(ViewAt("a", 1, "a"));
   EXPECT_FALSE(off.Get("a"));
 }
 

@@ -1324,5 +1324,163 @@ TEST(IdentityProcess, RestartKeepsUsersTokensAndKeys) {
   EXPECT_EQ(Str(Me(identity.port(), tokens.access), "name"), "After Crash");
 }
 
+
+// --- found in review: authorization follows the caller's current state ------------------------
+
+namespace review {
+
+Response SetRolesCall(uint16_t port, const std::string& id, boost::json::array roles, const std::string& token) {
+  return PostJson(port, "/users/" + id + "/roles", boost::json::object{{"roles", std::move(roles)}},
+                  {BearerHeader(token)});
+}
+Response AdminPost(uint16_t port, const std::string& path, const std::string& token) {
+  return Call(port, "POST", path, "", {BearerHeader(token)});
+}
+
+}  // namespace review
+
+// A demoted or deactivated admin's unexpired token stops working for admin actions at once; a
+// granted role needs a fresh token.
+TEST(IdentityAuthz, StaleAdminTokensLoseTheirPowerAtOnce) {
+  auto identity = StartIdentity({"--ip-free-failures", "100000"});
+  const uint16_t port = identity.port();
+  auto root = Login(port, AdminUser(identity));
+  auto bee = RegisterUser(port, UniqueEmail("second-admin"), "Second Admin");
+  ASSERT_EQ(review::SetRolesCall(port, bee.id, {"admin"}, root.access)->status, 200);
+  auto bee_admin = Login(port, bee);
+  ASSERT_EQ(GetWith(port, "/users/" + bee.id + "/events", bee_admin.access)->status, 200);
+
+  // Demoted: the token still says admin, the stored roles do not.
+  ASSERT_EQ(review::SetRolesCall(port, bee.id, {"customer"}, root.access)->status, 200);
+  EXPECT_TRUE(IsProblem(GetWith(port, "/users/" + bee.id + "/events", bee_admin.access), 403, {"permission-denied"}));
+  EXPECT_TRUE(IsProblem(review::SetRolesCall(port, bee.id, {"admin"}, bee_admin.access), 403, {"permission-denied"}))
+      << "a demoted admin must not re-grant themselves";
+
+  // Deactivated: nothing works with the old token, not even reading oneself.
+  ASSERT_EQ(review::SetRolesCall(port, bee.id, {"admin"}, root.access)->status, 200);
+  auto bee_again = Login(port, bee);
+  ASSERT_EQ(review::AdminPost(port, "/users/" + bee.id + "/deactivate", root.access)->status, 200);
+  EXPECT_TRUE(IsProblem(review::AdminPost(port, "/users/" + bee.id + "/activate", bee_again.access), 403,
+                        {"permission-denied"}))
+      << "a deactivated admin must not reactivate themselves";
+  EXPECT_TRUE(IsProblem(GetWith(port, "/users/" + bee.id, bee_again.access), 403, {"permission-denied"}));
+  EXPECT_TRUE(IsProblem(GetWith(port, "/users/me", bee_again.access), 403, {"permission-denied"}));
+}
+
+// Two admins demoting each other at the same moment: whatever the interleaving, an active admin
+// is left (the check runs inside the writing transaction).
+TEST(IdentityAuthz, RacingAdminsCannotRemoveTheLastAdmin) {
+  auto identity = StartIdentity({"--ip-free-failures", "100000"});
+  const uint16_t port = identity.port();
+  auto root_user = AdminUser(identity);
+  auto root = Login(port, root_user);
+  const std::string root_id = Str(Me(port, root.access), "id");
+  for (int round = 0; round < 5; ++round) {
+    auto bee = RegisterUser(port, UniqueEmail("racer"), "Racer");
+    ASSERT_EQ(review::SetRolesCall(port, bee.id, {"admin"}, root.access)->status, 200);
+    auto bee_tokens = Login(port, bee);
+    Response a = Error{ErrorCode::kInternal, "not run"}, b = Error{ErrorCode::kInternal, "not run"};
+    std::thread one([&] { a = review::AdminPost(port, "/users/" + bee.id + "/deactivate", root.access); });
+    std::thread two([&] { b = review::AdminPost(port, "/users/" + root_id + "/deactivate", bee_tokens.access); });
+    one.join();
+    two.join();
+    ASSERT_TRUE(a && b);
+    EXPECT_FALSE(a->status == 200 && b->status == 200) << "both admins deactivated each other: " << a->body << " / " << b->body;
+    EXPECT_TRUE(a->status == 200 || b->status == 200) << a->body << " / " << b->body;
+    // Back to root as the only admin for the next round: whoever is left restores the other,
+    // then root retires the racer.
+    if (b->status == 200) {
+      ASSERT_EQ(review::AdminPost(port, "/users/" + root_id + "/activate", bee_tokens.access)->status, 200);
+      root = Login(port, root_user);
+    }
+    ASSERT_EQ(review::SetRolesCall(port, bee.id, {"customer"}, root.access)->status, 200);
+  }
+}
+
+// --- found in review: throttling holds under parallel requests ---------------------------------
+
+TEST(IdentityThrottling, ParallelGuessesCannotRacePastTheCount) {
+  auto identity = StartIdentity({"--login-free-failures", "5", "--ip-free-failures", "100000", "--login-delay-base", "20s"}, {}, 8192);
+  auto user = RegisterUser(identity.port(), UniqueEmail("parallel"), "Parallel");
+  constexpr int kParallel = 24;
+  std::vector<int> statuses(kParallel, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kParallel; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = LoginCall(identity.port(), user.email, "Wrong-Password-" + std::to_string(i));
+      statuses[static_cast<size_t>(i)] = r ? r->status : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto checked = std::count(statuses.begin(), statuses.end(), 401);
+  const auto refused = std::count(statuses.begin(), statuses.end(), 429);
+  EXPECT_EQ(checked + refused, kParallel);
+  EXPECT_LE(checked, 6) << "more guesses were checked than the free allowance (+1 in flight)";
+  EXPECT_GE(refused, kParallel - 6);
+}
+
+TEST(IdentityThrottling, SignUpsThatHitTakenEmailsAreThrottledPerAddress) {
+  auto identity = StartIdentity({"--ip-free-failures", "3", "--login-delay-base", "20s"});
+  auto taken = RegisterUser(identity.port(), UniqueEmail("taken"), "Taken");
+  int conflicts = 0, throttled = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = RegisterCall(identity.port(), taken.email, kPassword, "Prober");
+    ASSERT_TRUE(r);
+    conflicts += r->status == 409;
+    if (r->status == 429) {
+      ++throttled;
+      EXPECT_GE(RetryAfterSeconds(*r), 1);
+    }
+  }
+  EXPECT_EQ(conflicts, 4) << "3 free, the 4th locks the address";
+  EXPECT_EQ(throttled, 6);
+}
+
+TEST(IdentityThrottling, CurrentPasswordGuessesAreThrottled) {
+  auto identity = StartIdentity({"--login-free-failures", "3", "--ip-free-failures", "100000", "--login-delay-base", "20s"});
+  auto user = RegisterUser(identity.port(), UniqueEmail("oracle"), "Oracle");
+  auto tokens = Login(identity.port(), user);
+  int wrong = 0, throttled = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = SendJson(identity.port(), "PATCH", "/users/me",
+                      boost::json::object{{"email", UniqueEmail("new")}, {"current_password", "Guess-" + std::to_string(i)}},
+                      {BearerHeader(tokens.access)});
+    ASSERT_TRUE(r);
+    wrong += r->status == 401;
+    throttled += r->status == 429;
+    if (r->status == 401) {
+      EXPECT_EQ(r->Header("WWW-Authenticate").find("invalid_token"), std::string::npos)
+          << "the access token is fine: clients must not throw it away";
+    }
+  }
+  EXPECT_EQ(wrong, 4);
+  EXPECT_EQ(throttled, 6);
+}
+
+// --- found in review: the bootstrap admin --------------------------------------------------------
+
+TEST(IdentityProcess, BootstrapFindsTheAdminByIdAfterAnEmailChange) {
+  auto identity = StartIdentity();
+  auto admin_user = AdminUser(identity);
+  auto admin_file = ReadJsonFile(SecretsDir(identity) + "/admin.json");
+  const std::string admin_id = Str(admin_file, "user_id");
+  ASSERT_FALSE(admin_id.empty());
+  auto admin = Login(identity.port(), admin_user);
+  EXPECT_EQ(Str(Me(identity.port(), admin.access), "id"), admin_id);
+  const std::string new_email = UniqueEmail("renamed-admin");
+  auto changed = SendJson(identity.port(), "PATCH", "/users/me",
+                          boost::json::object{{"email", new_email}, {"current_password", admin_user.password}},
+                          {BearerHeader(admin.access)});
+  ASSERT_TRUE(changed);
+  ASSERT_EQ(changed->status, 200) << changed->body;
+
+  identity.Restart(IdentityArgs());
+  auto old_email_login = LoginCall(identity.port(), admin_user.email, admin_user.password);
+  EXPECT_TRUE(IsProblem(old_email_login, 401, {"unauthenticated"}))
+      << "a restart must not create a second admin from the stale admin.json";
+  auto relogin = Login(identity.port(), new_email, admin_user.password);
+  EXPECT_EQ(Str(Me(identity.port(), relogin.access), "id"), admin_id);
+}
+
 }  // namespace
 }  // namespace mercato::identity::component

@@ -31,8 +31,8 @@ config::Schema Schema() {
       .String("audience", "mercato", "the tokens' aud claim")
       .Duration("access-token-ttl", "15m", "lifetime of access tokens")
       .Duration("refresh-token-ttl", "720h", "lifetime of refresh tokens (each use issues a new one)")
-      .Int("password-memory-kib", 19456, "Argon2id memory cost in KiB (OWASP: 19456)", 1024, 4 * 1024 * 1024)
-      .Int("password-iterations", 2, "Argon2id passes (OWASP: 2)", 1, 100)
+      .Int("password-memory-kib", 19456, "Argon2id memory cost in KiB (OWASP: 19456)", 1024, 1024 * 1024)
+      .Int("password-iterations", 2, "Argon2id passes (OWASP: 2)", 1, 64)
       .Int("login-free-failures", 5, "failed logins per account before delays start", 1, 1000)
       .Int("ip-free-failures", 20, "failed logins per client address before delays start", 1, 100000)
       .Duration("login-delay-base", "1s", "delay after the first failure past the free ones; doubles each time")
@@ -63,6 +63,13 @@ namespace {
 WallTime Now() { return Clock::Real().WallNow(); }
 
 std::string ETagOf(std::int64_t version) { return "\"" + std::to_string(version) + "\""; }
+
+// 429 with Retry-After in whole seconds (at least 1).
+http::Response TooManyAttempts(Duration wait) {
+  auto seconds = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
+  return http::Problem(ErrorCode::kResourceExhausted, "too many failed attempts; retry later")
+      .WithHeader("Retry-After", std::to_string(seconds));
+}
 
 http::Response UserResponse(int status, const UserView& user) {
   return http::Json(status, ToJson(user)).WithHeader("ETag", ETagOf(user.version));
@@ -141,6 +148,18 @@ std::optional<std::pair<std::string, std::string>> BasicCredentials(const http::
   if (colon == std::string::npos) return std::nullopt;
   return std::pair{http::PercentDecode(decoded->substr(0, colon), true),
                    http::PercentDecode(decoded->substr(colon + 1), true)};
+}
+
+// Inside the transaction that changed `user`'s roles or active flag, after the read model was
+// updated: refuses (rolling everything back) a change that leaves no active admin, however the
+// requests raced.
+Result<void> RequireAnActiveAdmin(Connection& tx, const domain::User&) {
+  auto rows = tx.Query("SELECT count(*) FROM users WHERE active = 1 AND roles LIKE '%\"admin\"%'");
+  if (!rows) return rows.error();
+  if (rows->rows[0].Int(0) == 0) {
+    return Error{ErrorCode::kFailedPrecondition, "this would leave no active admin"};
+  }
+  return Ok();
 }
 
 json::value RedactSecrets(std::string_view type, json::value data) {
@@ -230,21 +249,22 @@ IdentityApp::IdentityApp(service::Service& service)
     }
   }
   LoadClients(clients);
+  // The bus exists before the admin bootstrap so the first admin's events go to the outbox too.
+  bus_ = std::make_unique<messaging::Bus>(service, *db_,
+                                          std::vector{messaging::StreamSpec::ForContext("IDENTITY", "identity")});
   BootstrapAdmin();
 
   service.health().Add("sqlite", [this] {
     auto ping = db_->Ping();
     return ping ? obs::CheckResult::Up() : obs::CheckResult::Down(ping.error().message);
   });
-  bus_ = std::make_unique<messaging::Bus>(service, *db_,
-                                          std::vector{messaging::StreamSpec::ForContext("IDENTITY", "identity")});
   bus_->Start();
 
   AddRoutes(service.router());
-  service.SetAdminGuard([this](http::RequestContext& ctx) -> Result<void> {
-    auto token = auth_->Authenticate(ctx);
-    if (!token) return token.error();
-    return security::RequireRole(*token, "admin");
+  service.SetAdminGuard([this](http::RequestContext& ctx) -> Task<Result<void>> {
+    auto caller = co_await CurrentCaller(ctx);
+    if (!caller) co_return caller.error();
+    co_return RequireCurrentRole(*caller, {"admin"});
   });
   service.server().Spawn(Maintenance(config.GetDuration("key-reload-interval")));
 }
@@ -283,13 +303,19 @@ void IdentityApp::LoadClients(const std::vector<std::string>& names) {
   }
 }
 
-// The first admin: on first start a random password is written to secrets/admin.json (0600)
-// before the account is created, so a crash in between is repaired by the next start. If the
-// file exists but its account does not (a wiped database), the account is created from it.
+// The first admin. On first start a random password and a fresh user id are written to
+// secrets/admin.json (0600) before the account is created, so a crash in between is repaired by
+// the next start. The account is found again by its id (its email may have changed since). If
+// no active admin is left at all (they were demoted or deactivated), the bootstrap account gets
+// its admin role back and is reactivated: the operator holding the secrets file can always get
+// in, and nobody else can.
 void IdentityApp::BootstrapAdmin() {
   std::string email;
   std::string password;
+  std::string user_id;
   std::error_code ec;
+  auto any_admin = db_->ReadBlocking([this](Connection& c) { return repo_->AnyAdmin(c); });
+  if (!any_admin) throw std::runtime_error(any_admin.error().message);
   if (fs::exists(secrets_.admin(), ec)) {
     auto text = security::ReadSecretFile(secrets_.admin());
     if (!text) throw std::runtime_error(text.error().message);
@@ -301,27 +327,56 @@ void IdentityApp::BootstrapAdmin() {
     }
     email = std::string(o->at("email").as_string());
     password = std::string(o->at("password").as_string());
+    if (const auto* id = o->if_contains("user_id"); id && id->is_string()) user_id = std::string(id->as_string());
   } else {
-    auto any = db_->ReadBlocking([this](Connection& c) { return repo_->AnyAdmin(c); });
-    if (!any) throw std::runtime_error(any.error().message);
-    if (*any) return;  // the operator removed the file after use: nothing to do
+    if (*any_admin) return;  // the operator removed the file after use: nothing to do
     email = service_.config().GetString("admin-email");
     password = security::RandomToken(18);
-    json::object doc{{"email", email}, {"password", password}};
+    user_id = NewId();
+    json::object doc{{"email", email}, {"password", password}, {"user_id", user_id}};
     if (auto written = security::WriteSecretFile(secrets_.admin(), json::serialize(doc) + "\n"); !written) {
       throw std::runtime_error(written.error().message);
     }
   }
   auto normalized = domain::ParseEmail(email);
   if (!normalized) throw std::runtime_error("admin email: " + normalized.error().message);
-  auto existing = db_->ReadBlocking([&](Connection& c) { return repo_->FindByEmail(c, *normalized); });
-  if (!existing) throw std::runtime_error(existing.error().message);
-  if (*existing) return;
+  if (user_id.empty()) {  // a file written before ids were recorded: find the account by email
+    auto by_email = db_->ReadBlocking([&](Connection& c) { return repo_->FindByEmail(c, *normalized); });
+    if (!by_email) throw std::runtime_error(by_email.error().message);
+    user_id = *by_email ? (*by_email)->id : NewId();
+  }
+  const Publication publication{bus_->enabled(), std::nullopt};
+  auto existing = db_->ReadBlocking([&](Connection& c) { return repo_->Load(c, user_id); });
+  if (existing) {
+    if (*any_admin) return;
+    const WallTime now = Now();
+    domain::UserEvents events;
+    if (!existing->active()) {
+      auto activated = existing->Activate(now);
+      if (!activated) throw std::runtime_error("admin: " + activated.error().message);
+      events = std::move(*activated);
+    }
+    auto active = domain::Rehydrate(*existing, events);
+    if (!active) throw std::runtime_error(active.error().message);
+    std::vector<std::string> roles{"admin"};
+    for (auto role : active->roles()) {
+      if (role != domain::Role::kAdmin) roles.emplace_back(domain::ToString(role));
+    }
+    auto granted = active->ChangeRoles(roles, now);
+    if (!granted) throw std::runtime_error("admin: " + granted.error().message);
+    events.insert(events.end(), granted->begin(), granted->end());
+    auto saved = db_->TransactBlocking([&](Connection& tx) { return repo_->Save(tx, *existing, events, now, publication); });
+    if (!saved) throw std::runtime_error("cannot restore the first admin: " + saved.error().message);
+    obs::Logger().Warn("no active admin was left: the bootstrap account is an active admin again",
+                       {{"user_id", user_id}, {"file", secrets_.admin().string()}});
+    return;
+  }
+  if (existing.error().code != ErrorCode::kNotFound) throw std::runtime_error(existing.error().message);
 
   auto hash = security::HashPassword(password, password_params_);
   if (!hash) throw std::runtime_error(hash.error().message);
   const WallTime now = Now();
-  auto events = domain::Register(NewId(), *normalized, "Administrator", *hash, now);
+  auto events = domain::Register(user_id, *normalized, "Administrator", *hash, now);
   if (!events) throw std::runtime_error("admin: " + events.error().message);
   auto registered = domain::Rehydrate(*events);
   if (!registered) throw std::runtime_error(registered.error().message);
@@ -329,11 +384,11 @@ void IdentityApp::BootstrapAdmin() {
   if (!roles) throw std::runtime_error(roles.error().message);
   events->insert(events->end(), roles->begin(), roles->end());
   auto saved = db_->TransactBlocking([&](Connection& tx) {
-    return repo_->Save(tx, domain::User{}, *events, now, Publication{});
+    return repo_->Save(tx, domain::User{}, *events, now, publication);
   });
   if (!saved) throw std::runtime_error("cannot create the first admin: " + saved.error().message);
   obs::Logger().Info("first admin created; credentials in secrets file",
-                       {{"user_id", saved->id()}, {"file", secrets_.admin().string()}});
+                     {{"user_id", saved->id()}, {"file", secrets_.admin().string()}});
 }
 
 void IdentityApp::AddRoutes(http::Router& r) {
@@ -367,16 +422,16 @@ Task<void> IdentityApp::Maintenance(Duration every) {
   auto last_purge = std::chrono::steady_clock::now() - 2h;
   for (;;) {
     co_await http::SleepFor(every);
-    std::function<void()> reload = [this] {
-      if (auto r = keys_->ReloadIfChanged(); !r) {
+    std::function<void()> reload = [keys = keys_, vault = vault_] {
+      if (auto r = keys->ReloadIfChanged(); !r) {
         obs::Logger().Error("cannot reload signing keys", {{"error", r.error().message}});
       } else if (*r) {
-        obs::Logger().Info("signing keys reloaded", {{"current_kid", keys_->Current().first}});
+        obs::Logger().Info("signing keys reloaded", {{"current_kid", keys->Current().first}});
       }
-      if (auto r = vault_->ReloadIfChanged(); !r) {
+      if (auto r = vault->ReloadIfChanged(); !r) {
         obs::Logger().Error("cannot reload the PII keyring", {{"error", r.error().message}});
       } else if (*r) {
-        obs::Logger().Info("PII keyring reloaded", {{"current_key_id", int64_t{vault_->CurrentKeyId()}}});
+        obs::Logger().Info("PII keyring reloaded", {{"current_key_id", int64_t{vault->CurrentKeyId()}}});
       }
     };
     co_await http::RunBlocking(std::move(reload));
@@ -446,7 +501,7 @@ Task<Result<domain::User>> IdentityApp::Modify(std::string user_id, std::optiona
   };
   auto saved = co_await db_->Transact(std::move(save));
   if (saved) {
-    users_cache_->Put(ViewOf(*saved));
+    users_cache_->PutWritten(ViewOf(*saved));
     if (!events->empty()) bus_->Notify();
   }
   co_return saved;
@@ -469,6 +524,10 @@ Task<http::Response> IdentityApp::Register(http::RequestContext& ctx) {
   if (auto policy = security::CheckPasswordPolicy(*password, *normalized); !policy) {
     co_return http::Problem(policy.error());
   }
+  // Sign-ups that hit a taken email count against the client's address, so the 409 cannot be
+  // used to test thousands of emails for accounts.
+  const std::string address(ctx.remote_address());
+  if (auto wait = throttle_->AddressRetryAfter(address); wait > Duration::zero()) co_return TooManyAttempts(wait);
   // Validate the rest before paying for Argon2.
   const std::string id = NewId();
   auto probe = domain::Register(id, *normalized, *name, "$argon2id$probe", Now());
@@ -476,7 +535,10 @@ Task<http::Response> IdentityApp::Register(http::RequestContext& ctx) {
   auto find = [this, &normalized](Connection& c) { return repo_->FindByEmail(c, *normalized); };
   auto existing = co_await db_->Read(std::move(find));
   if (!existing) co_return http::Problem(existing.error());
-  if (*existing) co_return http::Problem(ErrorCode::kAlreadyExists, "this email is already registered", "email");
+  if (*existing) {
+    throttle_->RecordAddressFailure(address);
+    co_return http::Problem(ErrorCode::kAlreadyExists, "this email is already registered", "email");
+  }
 
   Result<std::string> hash = Error{ErrorCode::kInternal, "not hashed"};
   std::function<void()> hashing = [&] { hash = security::HashPassword(*password, password_params_); };
@@ -489,8 +551,11 @@ Task<http::Response> IdentityApp::Register(http::RequestContext& ctx) {
   Publication publication = PublicationFor(ctx);
   auto save = [&](Connection& tx) { return repo_->Save(tx, domain::User{}, *events, now, publication); };
   auto saved = co_await db_->Transact(std::move(save));
-  if (!saved) co_return http::Problem(saved.error());  // already_exists when a racing sign-up won
-  users_cache_->Put(ViewOf(*saved));
+  if (!saved) {  // already_exists when a racing sign-up won
+    if (saved.error().code == ErrorCode::kAlreadyExists) throttle_->RecordAddressFailure(address);
+    co_return http::Problem(saved.error());
+  }
+  users_cache_->PutWritten(ViewOf(*saved));
   bus_->Notify();
   registrations_.Inc();
   ctx.Log().Info("user registered", {{"user_id", saved->id()}});
@@ -510,12 +575,26 @@ Task<http::Response> IdentityApp::Login(http::RequestContext& ctx) {
   auto account = vault_->ThrottleKey(normalized);
   if (!account) co_return http::Problem(account.error());
   const std::string address(ctx.remote_address());
-  if (auto wait = throttle_->RetryAfter(*account, address); wait > Duration::zero()) {
+  if (auto wait = throttle_->Begin(*account, address); wait > Duration::zero()) {
     logins_.WithLabels({"throttled"}).Inc();
-    auto seconds = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
-    co_return http::Problem(ErrorCode::kResourceExhausted, "too many failed logins; retry later")
-        .WithHeader("Retry-After", std::to_string(seconds));
+    co_return TooManyAttempts(wait);
   }
+  // Admitted: the attempt is decided (Finish) on every path below, or the account would stay
+  // "in flight" and refuse every later login.
+  bool decided = false;
+  struct Settle {
+    LoginThrottle& throttle;
+    const std::string& account;
+    const std::string& address;
+    bool& decided;
+    ~Settle() {
+      if (!decided) throttle.Finish(account, address, true);  // an internal error is no guess
+    }
+  } settle{*throttle_, *account, address, decided};
+  auto finish = [&](bool success) {
+    throttle_->Finish(*account, address, success);
+    decided = true;
+  };
 
   std::optional<UserView> user;
   if (domain::ParseEmail(normalized)) {
@@ -527,28 +606,56 @@ Task<http::Response> IdentityApp::Login(http::RequestContext& ctx) {
   // An unknown email costs the same Argon2 work as a wrong password: no timing oracle.
   bool verified = false;
   std::function<void()> verify = [&] {
-    verified = security::VerifyPassword(*password, user ? user->password_hash : dummy_password_hash_) && user.has_value();
+    verified = security::VerifyPassword(*password, user ? user->password_hash : dummy_password_hash_) &&
+               user.has_value();
   };
   co_await http::RunBlocking(std::move(verify));
+  finish(verified);
   if (!verified) {
-    throttle_->RecordFailure(*account, address);
     logins_.WithLabels({"failure"}).Inc();
     ctx.Log().Info("login failed", {{"remote", address}});
     co_return http::Problem(ErrorCode::kUnauthenticated, "invalid email or password");
   }
-  throttle_->RecordSuccess(*account);
   if (!user->active) {
     logins_.WithLabels({"deactivated"}).Inc();
     co_return http::Problem(ErrorCode::kPermissionDenied, "this account is deactivated");
   }
-  auto start = [this, id = user->id](Connection& tx) { return StartFamily(tx, id, Now(), refresh_ttl_); };
+  // The session starts only if the password checked is still the account's and the account is
+  // still active: a password change or a deactivation committed meanwhile wins.
+  auto start = [this, id = user->id, hash = user->password_hash](Connection& tx) -> Result<std::string> {
+    auto current = tx.Query("SELECT password_hash, active FROM users WHERE id = $1", {id});
+    if (!current) return current.error();
+    if (current->empty() || current->rows[0].String(0) != hash || current->rows[0].Int(1) == 0) {
+      return Error{ErrorCode::kUnauthenticated, "invalid email or password"};
+    }
+    return StartFamily(tx, id, Now(), refresh_ttl_);
+  };
   auto refresh = co_await db_->Transact(std::move(start));
   if (!refresh) co_return http::Problem(refresh.error());
   auto tokens = TokenResponse(*user, *refresh);
   if (!tokens) co_return http::Problem(tokens.error());
   logins_.WithLabels({"success"}).Inc();
   ctx.Log().Info("login", {{"user_id", user->id}});
+  if (security::NeedsRehash(user->password_hash, password_params_)) co_await Rehash(*user, *password, ctx);
   co_return http::Json(200, *tokens).WithHeader("Cache-Control", "no-store");
+}
+
+// After a login with a hash made at an older (cheaper) cost: store a hash at today's cost, so
+// raising --password-memory-kib upgrades accounts as their owners log in. Best effort: the
+// login has succeeded either way.
+Task<void> IdentityApp::Rehash(const UserView& user, const std::string& password, const http::RequestContext& ctx) {
+  Result<std::string> hash = Error{ErrorCode::kInternal, "not hashed"};
+  std::function<void()> hashing = [&] { hash = security::HashPassword(password, password_params_); };
+  co_await http::RunBlocking(std::move(hashing));
+  if (!hash) co_return;
+  const std::string& old_hash = user.password_hash;
+  Command command = [&hash, &old_hash](const domain::User& u, WallTime now) -> Result<domain::UserEvents> {
+    if (u.password_hash() != old_hash) return domain::UserEvents{};  // changed meanwhile
+    return u.ChangePassword(*hash, now);
+  };
+  AfterSave none;
+  auto saved = co_await Modify(user.id, std::nullopt, std::move(command), ctx, std::move(none));
+  if (!saved) ctx.Log().Warn("password rehash failed", {{"user_id", user.id}, {"error", saved.error().message}});
 }
 
 Task<http::Response> IdentityApp::Refresh(http::RequestContext& ctx) {
@@ -639,23 +746,52 @@ Task<http::Response> IdentityApp::Jwks(http::RequestContext&) {
 
 Task<Result<std::optional<UserView>>> IdentityApp::FindUser(std::string id) {
   if (auto hit = users_cache_->Get(id)) co_return std::optional<UserView>(std::move(*hit));
+  const auto stamp = users_cache_->WriteStamp();  // a write committed after this makes the read stale
   auto find = [this, &id](Connection& c) { return repo_->Find(c, id); };
   auto user = co_await db_->Read(std::move(find));
-  if (user && *user) users_cache_->Put(**user);
+  if (user && *user) users_cache_->PutRead(**user, stamp);
   co_return user;
 }
 
-Task<Result<UserView>> IdentityApp::Me(http::RequestContext& ctx) {
+Task<Result<IdentityApp::Caller>> IdentityApp::CurrentCaller(http::RequestContext& ctx) {
   auto token = auth_->Authenticate(ctx);
   if (!token) co_return token.error();
-  if (security::HasRole(*token, "service")) {
-    co_return Error{ErrorCode::kPermissionDenied, "a service token has no user profile"};
+  Caller caller{std::move(*token), std::nullopt, false};
+  if (security::HasRole(caller.token, "service")) {
+    if (!client_secret_hashes_.contains(caller.token.subject)) {
+      co_return Error{ErrorCode::kUnauthenticated, "unknown service client"};
+    }
+    caller.service = true;
+    co_return caller;
   }
-  auto user = co_await FindUser(token->subject);
+  auto user = co_await FindUser(caller.token.subject);
   if (!user) co_return user.error();
-  if (!*user) co_return Error{ErrorCode::kNotFound, "no such user"};
+  if (!*user) co_return Error{ErrorCode::kUnauthenticated, "the token's user no longer exists"};
   if (!(*user)->active) co_return Error{ErrorCode::kPermissionDenied, "this account is deactivated"};
-  co_return std::move(**user);
+  caller.user = std::move(**user);
+  co_return caller;
+}
+
+Result<void> IdentityApp::RequireCurrentRole(const Caller& caller, std::initializer_list<std::string_view> roles) {
+  // Effective roles are those in the token AND in the stored row: a demotion acts at once, while
+  // a grant needs a fresh token (least privilege either way).
+  if (caller.user) {
+    for (const auto& held : caller.user->roles) {
+      if (std::find(roles.begin(), roles.end(), held) != roles.end() && security::HasRole(caller.token, held)) {
+        return Ok();
+      }
+    }
+  }
+  std::string names;
+  for (auto role : roles) names += (names.empty() ? "" : " or ") + std::string(role);
+  return Error{ErrorCode::kPermissionDenied, "this needs the " + names + " role"};
+}
+
+Task<Result<UserView>> IdentityApp::Me(http::RequestContext& ctx) {
+  auto caller = co_await CurrentCaller(ctx);
+  if (!caller) co_return caller.error();
+  if (caller->service) co_return Error{ErrorCode::kPermissionDenied, "a service token has no user profile"};
+  co_return std::move(*caller->user);
 }
 
 Task<http::Response> IdentityApp::GetMe(http::RequestContext& ctx) {
@@ -709,6 +845,12 @@ Task<http::Response> IdentityApp::PatchMe(http::RequestContext& ctx) {
       auto policy = security::CheckPasswordPolicy(*password, email ? *email : me->email);
       if (!policy) co_return http::Problem(policy.error());
     }
+    // Guesses at the current password are throttled like logins (a stolen access token must not
+    // become an unlimited password oracle).
+    auto account = vault_->ThrottleKey(me->email);
+    if (!account) co_return http::Problem(account.error());
+    const std::string address(ctx.remote_address());
+    if (auto wait = throttle_->Begin(*account, address); wait > Duration::zero()) co_return TooManyAttempts(wait);
     bool verified = false;
     Result<std::string> hashed = std::string();
     std::function<void()> work = [&] {
@@ -716,7 +858,9 @@ Task<http::Response> IdentityApp::PatchMe(http::RequestContext& ctx) {
       if (verified && password) hashed = security::HashPassword(*password, password_params_);
     };
     co_await http::RunBlocking(std::move(work));
-    if (!verified) co_return service::AuthProblem(Error{ErrorCode::kUnauthenticated, "current_password is wrong"});
+    throttle_->Finish(*account, address, verified);
+    // 401 without the invalid_token challenge: the access token is fine, the password is not.
+    if (!verified) co_return http::Problem(ErrorCode::kUnauthenticated, "current_password is wrong", "current_password");
     if (!hashed) co_return http::Problem(hashed.error());
     new_hash = std::move(*hashed);
   }
@@ -766,7 +910,8 @@ Task<http::Response> IdentityApp::PutPreferences(http::RequestContext& ctx) {
   Command command = [&preferences](const domain::User& user, WallTime now) {
     return user.ChangePreferences(preferences, now);
   };
-  auto saved = co_await Modify(me->id, std::nullopt, std::move(command), ctx);
+  AfterSave none;
+  auto saved = co_await Modify(me->id, std::nullopt, std::move(command), ctx, std::move(none));
   if (!saved) co_return http::Problem(saved.error());
   co_return http::Json(200, saved->preferences()).WithHeader("ETag", ETagOf(saved->version()));
 }
@@ -796,11 +941,12 @@ Task<http::Response> IdentityApp::AddAddress(http::RequestContext& ctx) {
   // AddressFromJson reports stored-data problems as internal; from a client they are bad input.
   if (!address) co_return http::Problem(ErrorCode::kInvalidArgument, address.error().message, address.error().field);
   Command command = [&address](const domain::User& user, WallTime now) { return user.AddAddress(*address, now); };
-  auto saved = co_await Modify(me->id, std::nullopt, std::move(command), ctx);
+  AfterSave none;
+  auto saved = co_await Modify(me->id, std::nullopt, std::move(command), ctx, std::move(none));
   if (!saved) co_return http::Problem(saved.error());
   for (const auto& a : saved->addresses()) {
     if (a.id == address->id) {
-      co_return http::Json(201, AddressJson(a)).WithHeader("Location", "/users/me/addresses/" + a.id);
+      co_return http::Json(201, AddressJson(a));
     }
   }
   co_return http::Problem(ErrorCode::kInternal, "the address was not stored");
@@ -813,7 +959,11 @@ Task<http::Response> IdentityApp::RemoveAddress(http::RequestContext& ctx) {
   Command command = [&address_id](const domain::User& user, WallTime now) {
     return user.RemoveAddress(address_id, now);
   };
-  auto saved = co_await Modify(me->id, std::nullopt, std::move(command), ctx);
+  AfterSave none;
+  auto saved = co_await Modify(me->id, std::nullopt, std::move(command), ctx, std::move(none));
+  if (!saved && saved.error().code == ErrorCode::kNotFound) {
+    co_return http::Problem(ErrorCode::kNotFound, "no such address", "address_id");  // never echo the input
+  }
   if (!saved) co_return http::Problem(saved.error());
   co_return http::Empty(204);
 }
@@ -821,11 +971,9 @@ Task<http::Response> IdentityApp::RemoveAddress(http::RequestContext& ctx) {
 // ---- other users (support, admin, services) --------------------------------------------------
 
 Task<http::Response> IdentityApp::FindUsers(http::RequestContext& ctx) {
-  auto token = auth_->Authenticate(ctx);
-  if (!token) co_return service::AuthProblem(token.error());
-  if (!security::HasRole(*token, "support") && !security::HasRole(*token, "admin")) {
-    co_return http::Problem(ErrorCode::kPermissionDenied, "listing users needs the support or admin role");
-  }
+  auto caller = co_await CurrentCaller(ctx);
+  if (!caller) co_return service::AuthProblem(caller.error());
+  if (auto ok = RequireCurrentRole(*caller, {"support", "admin"}); !ok) co_return http::Problem(ok.error());
   auto email = ctx.Query("email");
   if (!email) co_return http::Problem(ErrorCode::kInvalidArgument, "email is required", "email");
   auto normalized = domain::ParseEmail(*email);
@@ -840,11 +988,12 @@ Task<http::Response> IdentityApp::FindUsers(http::RequestContext& ctx) {
 }
 
 Task<http::Response> IdentityApp::GetUser(http::RequestContext& ctx) {
-  auto token = auth_->Authenticate(ctx);
-  if (!token) co_return service::AuthProblem(token.error());
+  auto caller = co_await CurrentCaller(ctx);
+  if (!caller) co_return service::AuthProblem(caller.error());
   std::string id = ctx.PathParam("id");
   // Someone else's profile is "not found" to a customer: no data, and no hint that it exists.
-  if (!security::RequireSelfOrRole(*token, id, "support", "admin", "service")) {
+  const bool self = caller->user && caller->user->id == id;
+  if (!self && !caller->service && !RequireCurrentRole(*caller, {"support", "admin"})) {
     co_return http::Problem(ErrorCode::kNotFound, "no such user", "id");
   }
   if (auto as_of_text = ctx.Query("as_of")) {
@@ -864,9 +1013,9 @@ Task<http::Response> IdentityApp::GetUser(http::RequestContext& ctx) {
 }
 
 Task<http::Response> IdentityApp::GetUserEvents(http::RequestContext& ctx) {
-  auto token = auth_->Authenticate(ctx);
-  if (!token) co_return service::AuthProblem(token.error());
-  if (auto ok = security::RequireRole(*token, "admin"); !ok) co_return service::AuthProblem(ok.error());
+  auto caller = co_await CurrentCaller(ctx);
+  if (!caller) co_return service::AuthProblem(caller.error());
+  if (auto ok = RequireCurrentRole(*caller, {"admin"}); !ok) co_return http::Problem(ok.error());
   auto page = PageParam(ctx, "page", 1, 1000000);
   if (!page) co_return http::Problem(page.error());
   auto page_size = PageParam(ctx, "page_size", 50, 500);
@@ -892,9 +1041,10 @@ Task<http::Response> IdentityApp::GetUserEvents(http::RequestContext& ctx) {
 }
 
 Task<http::Response> IdentityApp::SetRoles(http::RequestContext& ctx) {
-  auto token = auth_->Authenticate(ctx);
-  if (!token) co_return service::AuthProblem(token.error());
-  if (auto ok = security::RequireRole(*token, "admin"); !ok) co_return service::AuthProblem(ok.error());
+  auto caller = co_await CurrentCaller(ctx);
+  if (!caller) co_return service::AuthProblem(caller.error());
+  if (auto ok = RequireCurrentRole(*caller, {"admin"}); !ok) co_return http::Problem(ok.error());
+  const std::string& caller_id = caller->user->id;
   auto body = ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
   const auto* list = body->if_contains("roles");
@@ -905,22 +1055,24 @@ Task<http::Response> IdentityApp::SetRoles(http::RequestContext& ctx) {
     roles.emplace_back(r.as_string());
   }
   std::string id = ctx.PathParam("id");
-  if (id == token->subject && std::find(roles.begin(), roles.end(), "admin") == roles.end()) {
+  if (id == caller_id && std::find(roles.begin(), roles.end(), "admin") == roles.end()) {
     co_return http::Problem(ErrorCode::kFailedPrecondition, "an admin cannot remove their own admin role", "roles");
   }
   Command command = [&roles](const domain::User& user, WallTime now) { return user.ChangeRoles(roles, now); };
-  auto saved = co_await Modify(id, std::nullopt, std::move(command), ctx);
+  AfterSave keep_an_admin = &RequireAnActiveAdmin;
+  auto saved = co_await Modify(id, std::nullopt, std::move(command), ctx, std::move(keep_an_admin));
   if (!saved) co_return http::Problem(saved.error());
-  ctx.Log().Info("roles changed", {{"user_id", id}, {"by", token->subject}});
+  ctx.Log().Info("roles changed", {{"user_id", id}, {"by", caller_id}});
   co_return UserResponse(200, ViewOf(*saved));
 }
 
 Task<http::Response> IdentityApp::SetActive(http::RequestContext& ctx, bool active) {
-  auto token = auth_->Authenticate(ctx);
-  if (!token) co_return service::AuthProblem(token.error());
-  if (auto ok = security::RequireRole(*token, "admin"); !ok) co_return service::AuthProblem(ok.error());
+  auto caller = co_await CurrentCaller(ctx);
+  if (!caller) co_return service::AuthProblem(caller.error());
+  if (auto ok = RequireCurrentRole(*caller, {"admin"}); !ok) co_return http::Problem(ok.error());
+  const std::string& caller_id = caller->user->id;
   std::string id = ctx.PathParam("id");
-  if (!active && id == token->subject) {
+  if (!active && id == caller_id) {
     co_return http::Problem(ErrorCode::kFailedPrecondition, "an admin cannot deactivate themselves");
   }
   Command command = [active](const domain::User& user, WallTime now) {
@@ -929,6 +1081,7 @@ Task<http::Response> IdentityApp::SetActive(http::RequestContext& ctx, bool acti
   AfterSave after;
   if (!active) {
     after = [](Connection& tx, const domain::User& user) -> Result<void> {
+      if (auto kept = RequireAnActiveAdmin(tx, user); !kept) return kept;
       auto revoked = RevokeAllFor(tx, user.id(), Now(), "deactivated");
       if (!revoked) return revoked.error();
       return Ok();
@@ -936,7 +1089,7 @@ Task<http::Response> IdentityApp::SetActive(http::RequestContext& ctx, bool acti
   }
   auto saved = co_await Modify(id, std::nullopt, std::move(command), ctx, std::move(after));
   if (!saved) co_return http::Problem(saved.error());
-  ctx.Log().Info(active ? "user activated" : "user deactivated", {{"user_id", id}, {"by", token->subject}});
+  ctx.Log().Info(active ? "user activated" : "user deactivated", {{"user_id", id}, {"by", caller_id}});
   co_return UserResponse(200, ViewOf(*saved));
 }
 

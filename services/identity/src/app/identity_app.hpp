@@ -84,6 +84,19 @@ class IdentityApp {
   Task<http::Response> SetRoles(http::RequestContext& ctx);
   Task<http::Response> SetActive(http::RequestContext& ctx, bool active);
 
+  // Who is calling, as of now: the token verified, and for a user their current row (a token's
+  // roles may be up to 15 minutes old; a demoted or deactivated user must not keep acting on
+  // them). Service tokens name a known client and carry no row. unauthenticated for a bad token
+  // or a user that no longer exists; permission_denied for a deactivated user.
+  struct Caller {
+    security::VerifiedToken token;
+    std::optional<UserView> user;  // nullopt for a service
+    bool service = false;
+  };
+  Task<Result<Caller>> CurrentCaller(http::RequestContext& ctx);
+  // permission_denied unless one of `roles` is both in the caller's token and in their stored
+  // roles (a demotion acts at once; a grant needs a fresh token).
+  static Result<void> RequireCurrentRole(const Caller& caller, std::initializer_list<std::string_view> roles);
   // A read-model row: from the cache, else from the database (and then cached).
   Task<Result<std::optional<UserView>>> FindUser(std::string id);
   // The caller's own active profile from the read model (401/403/404 as problems).
@@ -93,7 +106,8 @@ class IdentityApp {
   // `expected_version` (If-Match) the command runs only on that version.
   Task<Result<domain::User>> Modify(std::string user_id, std::optional<std::int64_t> expected_version,
                                     Command command, const http::RequestContext& ctx,
-                                    AfterSave after_save = {});
+                                    AfterSave after_save);
+  Task<void> Rehash(const UserView& user, const std::string& password, const http::RequestContext& ctx);
   Result<std::string> SignAccessToken(const std::string& subject, const std::vector<std::string>& roles,
                                       boost::json::object extra);
   // Access token + a refresh token in a new family (login) or the successor (refresh).
@@ -107,8 +121,9 @@ class IdentityApp {
   Duration refresh_ttl_;
   security::PasswordParams password_params_;
   SecretPaths secrets_;
-  std::unique_ptr<PiiVault> vault_;
-  std::unique_ptr<SigningKeys> keys_;
+  // Shared so the key-reload work on the blocking pool keeps them alive through shutdown.
+  std::shared_ptr<PiiVault> vault_;
+  std::shared_ptr<SigningKeys> keys_;
   std::unique_ptr<security::JwtVerifier> verifier_;
   std::unique_ptr<service::Authenticator> auth_;
   std::unique_ptr<UserRepository> repo_;

@@ -1,12 +1,14 @@
-// Login throttling: failed logins are counted per account and per client address; past a free
+// Login throttling: failed attempts are counted per account and per client address; past a free
 // allowance each further failure locks that key for a delay that doubles up to a cap. While a
-// key is locked, logins answer 429 with Retry-After without checking the password, so guessing
-// costs the attacker time and the server no Argon2 work. Unknown emails are throttled exactly
-// like real ones (the account key is a keyed hash of the normalised email), so the throttle does
-// not reveal which accounts exist. In memory: one identity replica; see the README.
+// key is locked, attempts answer 429 with Retry-After without checking the password, so guessing
+// costs the attacker time and the server no Argon2 work. An account has at most one attempt in
+// flight (an address a few), so a burst of parallel guesses cannot all pass the check before the
+// first failure is counted. Unknown emails are throttled exactly like real ones (the account key
+// is a keyed hash of the normalised email), so the throttle does not reveal which accounts
+// exist. In memory: one identity replica; see the README.
 //
-//   if (auto wait = throttle.RetryAfter(account, address); wait > Duration::zero()) → 429
-//   ok ? throttle.RecordSuccess(account) : throttle.RecordFailure(account, address);
+//   if (auto wait = throttle.Begin(account, address); wait > Duration::zero()) → 429, Retry-After
+//   ... verify ...;  throttle.Finish(account, address, ok);     // exactly once after admission
 #pragma once
 
 #include <chrono>
@@ -29,18 +31,22 @@ class LoginThrottle {
     Duration max_delay = std::chrono::minutes(15);
     // A key whose last failure is older than this starts from zero again.
     Duration forget_after = std::chrono::hours(1);
-    std::size_t max_keys = 100000;  // memory bound; unlocked keys are dropped first
+    int max_in_flight_per_address = 8;
+    std::size_t max_keys = 100000;  // memory bound per map; the least-failed keys go first
   };
 
   LoginThrottle(Options options, const Clock& clock) : options_(options), clock_(clock) {}
 
-  // How long the caller must wait before the next attempt for this account from this address;
-  // zero when allowed now.
-  Duration RetryAfter(std::string_view account, std::string_view address);
-  void RecordFailure(std::string_view account, std::string_view address);
-  // A successful login clears the account's failures (not the address's: one good password does
-  // not excuse a thousand bad guesses at other accounts).
-  void RecordSuccess(std::string_view account);
+  // Admits one attempt: zero when admitted (call Finish once it is decided), else how long the
+  // caller must wait (a locked key, or an attempt for the same account still in flight).
+  Duration Begin(std::string_view account, std::string_view address);
+  // A failure counts against both keys; a success clears the account's failures (not the
+  // address's: one good password does not excuse a thousand bad guesses at other accounts).
+  void Finish(std::string_view account, std::string_view address, bool success);
+
+  // Address-only throttling for attempts that are not logins (sign-ups that hit a taken email).
+  Duration AddressRetryAfter(std::string_view address);
+  void RecordAddressFailure(std::string_view address);
 
   // The delay imposed after the n-th consecutive failure, for `free` free failures.
   Duration DelayAfter(int failures, int free) const;
@@ -49,6 +55,7 @@ class LoginThrottle {
  private:
   struct Entry {
     int failures = 0;
+    int in_flight = 0;
     SteadyTime last_failure{};
     SteadyTime locked_until{};
   };
@@ -56,6 +63,7 @@ class LoginThrottle {
 
   Duration Remaining(Map& map, const std::string& key, SteadyTime now);
   void Fail(Map& map, const std::string& key, int free, SteadyTime now);
+  void Release(Map& map, const std::string& key);
   void Trim(Map& map, SteadyTime now);
 
   Options options_;

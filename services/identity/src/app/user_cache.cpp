@@ -14,9 +14,25 @@ std::optional<UserView> UserCache::Get(const std::string& id) {
   return *it->second;
 }
 
-void UserCache::Put(const UserView& user) {
-  if (capacity_ == 0) return;
+std::uint64_t UserCache::WriteStamp() const {
   std::lock_guard lock(mutex_);
+  return writes_;
+}
+
+void UserCache::PutWritten(const UserView& user) {
+  std::lock_guard lock(mutex_);
+  ++writes_;
+  PutLocked(user);
+}
+
+void UserCache::PutRead(const UserView& user, std::uint64_t stamp) {
+  std::lock_guard lock(mutex_);
+  if (writes_ != stamp) return;
+  PutLocked(user);
+}
+
+void UserCache::PutLocked(const UserView& user) {
+  if (capacity_ == 0) return;
   if (auto it = index_.find(user.id); it != index_.end()) {
     if (it->second->version >= user.version) return;
     *it->second = user;

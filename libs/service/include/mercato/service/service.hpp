@@ -45,10 +45,11 @@ class Service {
   // Who may call the chassis' operator endpoints (/admin/..., e.g. the bus' dead letters). A
   // service with authentication sets a guard (identity: an admin token); without one they are
   // open, which is only acceptable because services bind to 127.0.0.1 by default.
-  using AdminGuard = std::function<Result<void>(http::RequestContext&)>;
+  // A coroutine, so a guard may look the caller up (are they still an active admin?).
+  using AdminGuard = std::function<Task<Result<void>>(http::RequestContext&)>;
   void SetAdminGuard(AdminGuard guard) { admin_guard_ = std::move(guard); }
   // Ok when allowed; unauthenticated / permission_denied otherwise.
-  Result<void> CheckAdmin(http::RequestContext& ctx) const { return admin_guard_ ? admin_guard_(ctx) : Ok(); }
+  Task<Result<void>> CheckAdmin(http::RequestContext& ctx) const;
   // The OpenAPI document served at GET /openapi.yaml.
   void SetOpenApi(std::string yaml) { openapi_ = std::move(yaml); }
 
