@@ -54,10 +54,10 @@ start_service() {  # name args... ; prints the port
 
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-run_wrk() {  # name connections url [script] -> "rps p99_ms"
-  local name=$1 conns=$2 url=$3 script=${4:-}
+run_wrk() {  # name connections url [script] [threads] -> "rps p99_ms"
+  local name=$1 conns=$2 url=$3 script=${4:-} threads=${5:-1}
   local out
-  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency ${script:+-s "$script"} "$url")
+  out=$(taskset -c "$CLIENT_CPU" wrk -t"$threads" -c"$conns" -d"$DURATION" --latency ${script:+-s "$script"} "$url")
   echo "$out" > "$work/wrk-$name-$RANDOM.txt"
   local rps p99 errors
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -75,15 +75,26 @@ base="http://127.0.0.1:$identity_port"
 curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$hello_port/items/item-0042" -H 'Content-Type: application/json' \
   -d '{"sku":"SKU-42","name":"Bench item","description":"A document the size of a small product","price":{"amount":1999,"currency":"USD"},"weight_g":250}'
 
-credentials='{"email":"bench@example.com","password":"correct horse battery staple"}'
-curl -fsS -o /dev/null -X POST "$base/auth/register" -H 'Content-Type: application/json' \
-  -d '{"email":"bench@example.com","password":"correct horse battery staple","name":"Bench"}'
-token=$(curl -fsS -X POST "$base/auth/login" -d "$credentials" | json_field access_token)
+# One account per login connection: identity admits one login per account at a time (parallel
+# guesses must not race past the throttle), so each wrk thread logs in as its own user.
+for i in $(seq 1 "$LOGIN_CONNECTIONS"); do
+  curl -fsS -o /dev/null -X POST "$base/auth/register" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"bench$i@example.com\",\"password\":\"correct horse battery staple\",\"name\":\"Bench $i\"}"
+done
+token=$(curl -fsS -X POST "$base/auth/login" \
+  -d '{"email":"bench1@example.com","password":"correct horse battery staple"}' | json_field access_token)
 
-cat > "$work/login.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$credentials'
-wrk.headers["Content-Type"] = "application/json"
+cat > "$work/login.lua" <<'LUA'
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("account", counter)
+end
+function init(args)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.body = '{"email":"bench' .. account .. '@example.com","password":"correct horse battery staple"}'
+end
 LUA
 cat > "$work/me.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $token"
@@ -100,7 +111,7 @@ for round in $(seq 1 "$ROUNDS"); do
   argon=$(taskset -c "$SERVER_CPU" "$BIN_DIR/identity_argon2_rate" --seconds "$seconds")
   echo "$argon" >> "$work/argon.rps"
   printf '  round %d  argon2id verify      %10.1f /s (one thread, bare)\n' "$round" "$argon"
-  read -r rps p99 < <(run_wrk login "$LOGIN_CONNECTIONS" "$base/auth/login" "$work/login.lua")
+  read -r rps p99 < <(run_wrk login "$LOGIN_CONNECTIONS" "$base/auth/login" "$work/login.lua" "$LOGIN_CONNECTIONS")
   echo "$rps" >> "$work/login.rps"; echo "$p99" >> "$work/login.p99"
   printf '  round %d  POST /auth/login     %10.1f /s  p99 %8.2f ms\n' "$round" "$rps" "$p99"
   read -r rps p99 < <(run_wrk me "$CONNECTIONS" "$base/users/me" "$work/me.lua")
