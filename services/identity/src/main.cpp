@@ -96,6 +96,13 @@ int main(int argc, char** argv) {
     std::fputs(kUsage.data(), stdout);
     return 0;
   }
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(kUsage.data(), stdout);  // the subcommands; the flags follow from the config
+      std::fputs("\n", stdout);
+      break;
+    }
+  }
   // A subcommand takes the same flags as the service (notably --data-dir): parse the rest.
   std::vector<char*> args(argv, argv + argc);
   if (!command.empty()) args.erase(args.begin() + 1);
