@@ -35,21 +35,24 @@ work=$(mktemp -d /tmp/mercato-bench-identity-XXXXXX)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for file in "$work"/*.pid; do [ -f "$file" ] && kill "$(cat "$file")" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-start_service() {  # name args... ; prints the port
+# Starts a service pinned to the server CPU; its pid goes to $work/<name>.pid (not through $(...):
+# a command substitution runs in a subshell whose variables the cleanup never sees).
+start_service() {  # name args...
   local name=$1; shift
   taskset -c "$SERVER_CPU" "$BIN_DIR/$name" --port 0 --port-file "$work/$name.port" \
     --data-dir "$work/$name" --log-level warn "$@" > "$work/$name.log" 2>&1 &
+  echo $! > "$work/$name.pid"
   pids+=($!)
   for _ in $(seq 1 400); do [ -s "$work/$name.port" ] && break; sleep 0.05; done
   [ -s "$work/$name.port" ] || { echo "bench: $name did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
   local port; port=$(cat "$work/$name.port")
   for _ in $(seq 1 400); do curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready" 2>/dev/null && break; sleep 0.05; done
-  echo "$port"
 }
 
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
@@ -69,8 +72,10 @@ run_wrk() {  # name connections url [script] [threads] -> "rps p99_ms"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # High free-failure allowances: the bench logs in successfully, but from one address.
-identity_port=$(start_service identity --nats-url= --ip-free-failures 100000)
-hello_port=$(start_service hello)
+start_service identity --nats-url= --ip-free-failures 100000
+start_service hello
+identity_port=$(cat "$work/identity.port")
+hello_port=$(cat "$work/hello.port")
 base="http://127.0.0.1:$identity_port"
 curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$hello_port/items/item-0042" -H 'Content-Type: application/json' \
   -d '{"sku":"SKU-42","name":"Bench item","description":"A document the size of a small product","price":{"amount":1999,"currency":"USD"},"weight_g":250}'
