@@ -103,7 +103,8 @@ InventoryApp::InventoryApp(service::Service& service)
                        {{"error", warmed.error().message}});
   }
 
-  auto db = storage::OpenSqlite({.path = service.data_dir() + "/inventory.db"});
+  // Stock is as good as money: a committed reservation must survive a power loss (FULL fsyncs).
+  auto db = storage::OpenSqlite({.path = service.data_dir() + "/inventory.db", .synchronous_full = true});
   if (!db) throw std::runtime_error("cannot open inventory.db: " + db.error().message);
   db_ = std::move(*db);
   if (auto applied = storage::ApplyMigrations(*db_, AllMigrations()); !applied) {
