@@ -52,11 +52,13 @@ CREATE TABLE reservation_lines (
 );
 CREATE INDEX reservation_lines_by_product ON reservation_lines (product_id);
 
--- Every receipt, for audit: stock never appears without one.
+-- Every receipt, for audit: stock never appears without one. A receipt posted with an
+-- Idempotency-Key is recorded under it, so a retried receipt is not counted twice.
 CREATE TABLE receipts (
-  id           TEXT    PRIMARY KEY,
-  product_id   TEXT    NOT NULL,
-  warehouse_id TEXT    NOT NULL,
-  quantity     INTEGER NOT NULL CHECK (quantity > 0),
-  received_at  TEXT    NOT NULL
+  id              TEXT    PRIMARY KEY,
+  product_id      TEXT    NOT NULL,
+  warehouse_id    TEXT    NOT NULL,
+  quantity        INTEGER NOT NULL CHECK (quantity > 0),
+  received_at     TEXT    NOT NULL,
+  idempotency_key TEXT    UNIQUE
 );

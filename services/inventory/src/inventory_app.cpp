@@ -1,5 +1,8 @@
 #include "inventory_app.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <boost/json.hpp>
 
 #include "mercato/core/id.hpp"
@@ -97,6 +100,7 @@ InventoryApp::InventoryApp(service::Service& service)
                    .WithLabels({})) {
   const auto& config = service.config();
   default_ttl_ = config.GetDuration("default-ttl");
+  if (default_ttl_ < 1s || default_ttl_ > 24h) throw std::runtime_error("--default-ttl must be between 1s and 24h");
   auth_ = std::make_unique<service::RemoteAuth>(config);
   if (auto warmed = auth_->Warm(); !warmed) {
     obs::Logger().Warn("identity's JWKS not reachable yet; the first authenticated request retries",
@@ -216,11 +220,17 @@ Task<http::Response> InventoryApp::Receive(http::RequestContext& ctx) {
   if (!quantity) co_return http::Problem(quantity.error());
   std::string id = ctx.PathParam("product_id");
   auto trace = std::optional<obs::TraceContext>(ctx.trace());
-  auto write = [&](storage::Connection& tx) { return store_->Receive(tx, id, *warehouse, *quantity, Now(), trace); };
-  auto level = co_await db_->Transact(std::move(write));
-  if (!level) co_return http::Problem(level.error());
+  const std::string key(ctx.Header("Idempotency-Key").value_or(""));
+  if (key.size() > 200) co_return http::Problem(ErrorCode::kInvalidArgument, "Idempotency-Key is too long", "Idempotency-Key");
+  auto write = [&](storage::Connection& tx) { return store_->Receive(tx, id, *warehouse, *quantity, Now(), trace, key); };
+  auto received = co_await db_->Transact(std::move(write));
+  if (!received && received.error().code == ErrorCode::kFailedPrecondition) {
+    co_return http::TransportProblem(422, "unprocessable-content", received.error().message);
+  }
+  if (!received) co_return http::Problem(received.error());
+  if (received->repeated) co_return http::Json(200, ToJson(received->level));
   bus_->Notify();
-  co_return http::Json(201, ToJson(*level));
+  co_return http::Json(201, ToJson(received->level));
 }
 
 Task<http::Response> InventoryApp::SetThreshold(http::RequestContext& ctx) {
@@ -247,7 +257,8 @@ Task<http::Response> InventoryApp::ListWarehouses(http::RequestContext&) {
     items.push_back(json::object{{"id", w.id}, {"name", w.name}, {"created_at", FormatRfc3339(w.created_at)}});
   }
   const auto total = static_cast<std::int64_t>(items.size());
-  co_return http::Json(200, json::object{{"items", std::move(items)}, {"page", 1}, {"page_size", total}, {"total", total}});
+  // Warehouses are few: one page holds them all.
+  co_return http::Json(200, json::object{{"items", std::move(items)}, {"page", 1}, {"page_size", std::max<std::int64_t>(total, 1)}, {"total", total}});
 }
 
 Task<http::Response> InventoryApp::CreateWarehouse(http::RequestContext& ctx) {
@@ -260,15 +271,16 @@ Task<http::Response> InventoryApp::CreateWarehouse(http::RequestContext& ctx) {
   auto id = StringField(*body, "id", false);
   if (!id) co_return http::Problem(id.error());
   if (id->empty()) *id = NewId();
-  if (id->size() > 64 || name->empty() || name->size() > 200) {
-    co_return http::Problem(ErrorCode::kInvalidArgument, "id must be at most 64 characters, name 1-200", id->size() > 64 ? "id" : "name");
-  }
+  const bool id_ok = id->size() <= 64 && std::all_of(id->begin(), id->end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+  });
+  if (!id_ok) co_return http::Problem(ErrorCode::kInvalidArgument, "id must be 1-64 of [A-Za-z0-9._-]", "id");
+  if (name->empty() || name->size() > 200) co_return http::Problem(ErrorCode::kInvalidArgument, "name must be 1-200 bytes", "name");
   auto write = [&](storage::Connection& tx) { return store_->CreateWarehouse(tx, *id, *name, Now()); };
   auto created = co_await db_->Transact(std::move(write));
   if (!created) co_return http::Problem(created.error());
   co_return http::Json(201, json::object{{"id", created->id}, {"name", created->name},
-                                         {"created_at", FormatRfc3339(created->created_at)}})
-      .WithHeader("Location", "/warehouses/" + created->id);
+                                         {"created_at", FormatRfc3339(created->created_at)}});
 }
 
 Task<http::Response> InventoryApp::Reserve(http::RequestContext& ctx) {

@@ -40,11 +40,11 @@ WallTime ParseTime(const std::string& text) {
   return t;
 }
 
-// The request's identity for idempotency: order id, ttl and the items in product order.
+// The request's identity for idempotency: order id and the items in product order.
 std::string RequestHash(const ReserveRequest& request) {
   std::vector<Item> items = request.items;
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.product_id < b.product_id; });
-  std::string canonical = request.order_id + "|" + std::to_string(request.ttl.count());
+  std::string canonical = request.order_id;
   for (const auto& i : items) canonical += "|" + i.product_id + ":" + std::to_string(i.quantity);
   return security::Sha256Hex(canonical);
 }
@@ -209,13 +209,29 @@ Result<std::int64_t> StockStore::Available(Connection& c, std::string_view produ
   return rows->rows[0].Int(0);
 }
 
-Result<StockLevel> StockStore::Receive(Connection& tx, std::string_view product_id, std::string_view warehouse_id,
-                                       std::int64_t quantity, WallTime now,
-                                       const std::optional<obs::TraceContext>& trace) {
+Result<StockStore::Received> StockStore::Receive(Connection& tx, std::string_view product_id,
+                                                 std::string_view warehouse_id, std::int64_t quantity, WallTime now,
+                                                 const std::optional<obs::TraceContext>& trace,
+                                                 std::string_view idempotency_key) {
   if (quantity < 1 || quantity > 1'000'000'000) {
     return Error{ErrorCode::kInvalidArgument, "quantity must be 1..1000000000", "quantity"};
   }
   if (auto known = RequireProduct(tx, product_id); !known) return known.error();
+  if (!idempotency_key.empty()) {
+    auto earlier = tx.Query("SELECT product_id, warehouse_id, quantity FROM receipts WHERE idempotency_key = $1",
+                            {std::string(idempotency_key)});
+    if (!earlier) return earlier.error();
+    if (!earlier->empty()) {
+      const auto& row = earlier->rows[0];
+      if (row.String(0) != product_id || row.String(1) != warehouse_id || row.Int(2) != quantity) {
+        return Error{ErrorCode::kFailedPrecondition, "this Idempotency-Key was used for a different receipt",
+                     "Idempotency-Key"};
+      }
+      auto level = GetStock(tx, product_id);
+      if (!level) return level.error();
+      return Received{std::move(*level), true};
+    }
+  }
   auto warehouse = tx.Query("SELECT 1 FROM warehouses WHERE id = $1", {std::string(warehouse_id)});
   if (!warehouse) return warehouse.error();
   if (warehouse->empty()) return Error{ErrorCode::kNotFound, "unknown warehouse " + std::string(warehouse_id), "warehouse_id"};
@@ -224,9 +240,11 @@ Result<StockLevel> StockStore::Receive(Connection& tx, std::string_view product_
       "ON CONFLICT (product_id, warehouse_id) DO UPDATE SET received = received + $3, available = available + $3",
       {std::string(product_id), std::string(warehouse_id), quantity});
   if (!added) return added.error();
+  storage::Value key = idempotency_key.empty() ? storage::Value{} : storage::Value{std::string(idempotency_key)};
   auto receipt = tx.Execute(
-      "INSERT INTO receipts (id, product_id, warehouse_id, quantity, received_at) VALUES ($1, $2, $3, $4, $5)",
-      {NewId(), std::string(product_id), std::string(warehouse_id), quantity, FormatRfc3339(now)});
+      "INSERT INTO receipts (id, product_id, warehouse_id, quantity, received_at, idempotency_key) "
+      "VALUES ($1, $2, $3, $4, $5, $6)",
+      {NewId(), std::string(product_id), std::string(warehouse_id), quantity, FormatRfc3339(now), key});
   if (!receipt) return receipt.error();
   auto level = GetStock(tx, product_id);
   if (!level) return level.error();
@@ -236,7 +254,7 @@ Result<StockLevel> StockStore::Receive(Connection& tx, std::string_view product_
                                         {"received_at", FormatRfc3339(now)}},
                            trace);
   if (!published) return published.error();
-  return level;
+  return Received{std::move(*level), false};
 }
 
 // ---- reservations -----------------------------------------------------------------------------
@@ -259,8 +277,13 @@ Result<ReserveOutcome> StockStore::Reserve(Connection& tx, const ReserveRequest&
   // Allocate every item first (fullest warehouse first); reserve only if all fit.
   std::vector<Allocation> allocations;
   std::vector<std::pair<std::string, std::int64_t>> available_before;
-  for (const auto& item : request.items) {
-    if (auto known = RequireProduct(tx, item.product_id); !known) return known.error();
+  for (std::size_t i = 0; i < request.items.size(); ++i) {
+    const Item& item = request.items[i];
+    if (auto known = RequireProduct(tx, item.product_id); !known) {
+      Error error = known.error();
+      if (error.code == ErrorCode::kNotFound) error.field = "items[" + std::to_string(i) + "].product_id";
+      return error;
+    }
     auto rows = tx.Query(
         "SELECT warehouse_id, available FROM stock WHERE product_id = $1 AND available > 0 "
         "ORDER BY available DESC, warehouse_id",

@@ -109,7 +109,9 @@ struct Violation {
 };
 
 // Checks a reservation request's shape: order id, 1-100 distinct products, quantities
-// 1..1,000,000, ttl 1 s..24 h. invalid_argument naming the field.
+// 1..1,000,000, ttl 1 s..24 h. invalid_argument naming the field. The idempotency of a
+// reservation is its order id and items; the ttl is not part of it (a retry that leaves the ttl
+// to the default still finds its reservation).
 Result<void> ValidateReserve(const ReserveRequest& request);
 
 class StockStore {
@@ -133,8 +135,15 @@ class StockStore {
   Result<std::vector<Warehouse>> ListWarehouses(Connection& c);
 
   // Adds received units to a product in a warehouse (both must exist: not_found otherwise).
-  Result<StockLevel> Receive(Connection& tx, std::string_view product_id, std::string_view warehouse_id,
-                             std::int64_t quantity, WallTime now, const std::optional<obs::TraceContext>& trace);
+  // With an idempotency key, a repeat of the same receipt changes nothing and answers the current
+  // level with `repeated` set; the same key for a different receipt is failed_precondition.
+  struct Received {
+    StockLevel level;
+    bool repeated = false;
+  };
+  Result<Received> Receive(Connection& tx, std::string_view product_id, std::string_view warehouse_id,
+                           std::int64_t quantity, WallTime now, const std::optional<obs::TraceContext>& trace,
+                           std::string_view idempotency_key = {});
   // not_found for an unknown product.
   Result<StockLevel> GetStock(Connection& c, std::string_view product_id);
 

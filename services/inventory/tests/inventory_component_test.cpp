@@ -169,6 +169,24 @@ TEST_F(Inventory, ReceiptsShowPerWarehouseAndUnknownProductsAre404) {
   EXPECT_TRUE(IsProblem(Post("/stock/" + product + "/receipts", R"({"warehouse_id":"nowhere","quantity":1})", admin_), 404));
 }
 
+TEST_F(Inventory, ARetriedReceiptWithAnIdempotencyKeyIsCountedOnce) {
+  auto product = NewProduct();
+  auto post = [&](int quantity) {
+    return testing::Request(inventory_->port(), "POST", "/stock/" + product + "/receipts",
+                            json::serialize(json::object{{"warehouse_id", "w1"}, {"quantity", quantity}}),
+                            {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + admin_},
+                             {"Idempotency-Key", "receipt-" + product}},
+                            30s);
+  };
+  auto first = post(8);
+  auto retry = post(8);
+  ASSERT_TRUE(first && retry);
+  EXPECT_EQ(first->status, 201) << first->body;
+  EXPECT_EQ(retry->status, 200) << retry->body;
+  EXPECT_EQ(Int(Stock(product), "received"), 8);
+  EXPECT_TRUE(IsProblem(post(9), 422)) << "the same key for a different receipt";
+}
+
 TEST_F(Inventory, HundredConcurrentReservationsForTheLastTenUnits) {
   auto product = NewProduct();
   ReceiveUnits(product, "w1", 6);

@@ -43,6 +43,9 @@ class StoreTest : public ::testing::Test {
   void ReceiveNow(const std::string& p, const std::string& w, std::int64_t q) {
     ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.Receive(tx, p, w, q, kT0, std::nullopt); }));
   }
+  Result<StockStore::Received> ReceiveWithKey(const std::string& p, std::int64_t q, const std::string& key) {
+    return db_->TransactBlocking([&](Connection& tx) { return store_.Receive(tx, p, "w1", q, kT0, std::nullopt, key); });
+  }
   Result<ReserveOutcome> ReserveNow(const std::string& order, std::vector<Item> items, WallTime now = kT0,
                                     std::chrono::seconds ttl = 60s) {
     ReserveRequest request{order, std::move(items), ttl};
@@ -84,6 +87,21 @@ TEST_F(StoreTest, ReceiptsAddUpPerWarehouse) {
   EXPECT_TRUE(Violations().empty());
 }
 
+TEST_F(StoreTest, ARetriedReceiptWithItsKeyCountsOnce) {
+  auto first = ReceiveWithKey("p1", 5, "receipt-1");
+  auto again = ReceiveWithKey("p1", 5, "receipt-1");
+  ASSERT_TRUE(first && again);
+  EXPECT_FALSE(first->repeated);
+  EXPECT_TRUE(again->repeated);
+  EXPECT_EQ(Stock("p1").received, 5);
+  auto other = ReceiveWithKey("p1", 6, "receipt-1");
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_TRUE(ReceiveWithKey("p1", 5, "receipt-2"));
+  EXPECT_EQ(Stock("p1").received, 10);
+  EXPECT_TRUE(Violations().empty());
+}
+
 TEST_F(StoreTest, AllOrNoneAcrossWarehousesNamingEveryShortItem) {
   ReceiveNow("p1", "w1", 4);
   ReceiveNow("p1", "w2", 6);
@@ -120,6 +138,12 @@ TEST_F(StoreTest, TheSameOrderGetsTheSameReservationOrA422) {
   auto different = ReserveNow("o1", {{"p1", 3}});
   ASSERT_TRUE(different);
   EXPECT_EQ(different->kind, ReserveOutcome::kMismatch);
+  auto other_ttl = ReserveNow("o1", {{"p1", 2}}, kT0, 300s);
+  ASSERT_TRUE(other_ttl);
+  EXPECT_EQ(other_ttl->kind, ReserveOutcome::kExisting) << "the ttl is not part of the request's identity";
+  auto unknown = ReserveNow("o9", {{"p1", 1}, {"nope", 1}});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().field, "items[1].product_id");
 }
 
 TEST_F(StoreTest, TransitionsAreLegalOnlyFromTheRightStateAndIdempotent) {
@@ -238,13 +262,14 @@ struct Logged {
   std::int64_t quantity = 0;
   std::string order;    // reserve
   std::map<std::string, std::int64_t> items;
-  std::int64_t ttl_ms = 0;  // in logical seconds (one per operation)
+  std::int64_t ttl_s = 0;  // in logical seconds (one per operation)
   std::string id;       // the reservation acted on, or created
   std::string outcome;  // what the real store did
 };
 
-std::string KeyOf(const std::map<std::string, std::int64_t>& items, std::int64_t ttl_ms) {
-  std::string key = std::to_string(ttl_ms);
+// What makes two reservation requests "the same": the items (not the ttl).
+std::string KeyOf(const std::map<std::string, std::int64_t>& items) {
+  std::string key;
   for (const auto& [p, q] : items) key += "|" + p + ":" + std::to_string(q);
   return key;
 }
@@ -291,13 +316,13 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
         entry.order = "order-" + std::to_string(pick(2000));
         const int n = 1 + pick(2);
         for (int k = 0; k < n; ++k) entry.items[products[static_cast<std::size_t>(pick(3))]] = 1 + pick(3);
-        entry.ttl_ms = 1 + pick(60);
+        entry.ttl_s = 1 + pick(60);
         ReserveRequest request{entry.order, {}, std::chrono::seconds(1)};
         for (const auto& [p, q] : entry.items) request.items.push_back(Item{p, q});
         auto r = db_->TransactBlocking([&](Connection& tx) -> Result<ReserveOutcome> {
           entry.seq = ++seq;
           // A logical clock: operation n happens at T0 + n seconds; TTLs are 1-60 of those.
-          request.ttl = std::chrono::seconds(entry.ttl_ms);
+          request.ttl = std::chrono::seconds(entry.ttl_s);
           return store_.Reserve(tx, request, logical_now(entry.seq * 1000), std::nullopt);
         });
         if (!r) {
@@ -353,7 +378,7 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
       m.stock[e.product].available += e.quantity;
       expected = "applied";
     } else if (e.op == "reserve") {
-      const std::string key = KeyOf(e.items, e.ttl_ms);
+      const std::string key = KeyOf(e.items);
       if (auto it = m.orders.find(e.order); it != m.orders.end()) {
         expected = it->second.first == key ? "existing" : "mismatch";
       } else {
@@ -363,7 +388,7 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
           expected = "short";
         } else {
           expected = "created";
-          Model::Res r{Status::kReserved, e.items, now + std::chrono::seconds(e.ttl_ms)};
+          Model::Res r{Status::kReserved, e.items, now + std::chrono::seconds(e.ttl_s)};
           for (const auto& [p, q] : e.items) {
             m.stock[p].available -= q;
             m.stock[p].reserved += q;
