@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "seed.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -31,6 +33,7 @@ commands:
   up      start every process in order, wait until each is ready, keep them running
   status  show what is running, whether each process is ready, restarts, memory, uptime
   down    stop a detached `mercato up`
+  seed    load the demo shop (categories, ~1,000 products, stock) into a running platform
 
 `mercato <command> --help` lists a command's options.
 )";
@@ -47,7 +50,11 @@ options:
   --base-port N      each process listens on N + its port_offset (default: 8000)
   --topology FILE    the topology (default: deploy/local/topology.json of this checkout)
   --only A,B         start only the named processes
+  --no-seed          with --detach: do not load the demo shop into an empty catalog
   --help             this text
+
+With --detach, once everything is ready, an empty catalog is filled with the demo shop
+(`mercato seed`: 20 categories, 1,000 products, stock in two warehouses).
 )";
 
 const char kStatusHelp[] = R"(usage: mercato status [options]
@@ -331,6 +338,8 @@ Result<UpOptions> ParseUpOptions(const std::vector<std::string>& args) {
           options.help = true;
         } else if (name == "--detach") {
           options.detach = true;
+        } else if (name == "--no-seed") {
+          options.no_seed = true;
         } else if (name == "--data-dir") {
           if (value.empty()) return Usage("--data-dir needs a directory");
           options.data_dir = value;
@@ -496,6 +505,13 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
   // Computed here, before the plans move into the supervisor: a detached `up` prints them from
   // this process, which never sees the plans again.
   const std::string notices = FormatNotices(plans);
+  // The demo shop is loaded after a detached start when both services it fills are part of it
+  // (`mercato seed` does nothing once the catalog has products).
+  bool has_catalog = false, has_inventory = false;
+  for (const auto& plan : plans) {
+    has_catalog = has_catalog || plan.name == "catalog";
+    has_inventory = has_inventory || plan.name == "inventory";
+  }
   SupervisorOptions supervisor_options;
   supervisor_options.plans = std::move(plans);
   supervisor_options.data_dir = data_dir;
@@ -523,6 +539,11 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
     ::close(pipe_fds[1]);
     int code = FollowDetachedStart(pipe_fds[0], data_dir, notices);
     ::close(pipe_fds[0]);
+    if (code == kExitOk && has_catalog && has_inventory && !options.no_seed) {
+      SeedOptions seed;
+      seed.data_dir = data_dir;
+      code = RunSeed(seed);
+    }
     return code;
   }
 

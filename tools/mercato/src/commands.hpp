@@ -29,6 +29,7 @@ struct UpOptions {
   bool detach = false;
   std::filesystem::path data_dir = "data";
   int base_port = 8000;
+  bool no_seed = false;  // --no-seed
   std::optional<std::filesystem::path> topology;
   std::vector<std::string> only;
 };

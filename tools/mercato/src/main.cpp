@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "seed.hpp"
 
 namespace {
 
@@ -61,7 +62,10 @@ int main(int argc, char** argv) {
   if (command == "down") {
     return Dispatch(command, args, ParseDataDirOptions, kDownHelp, RunDown);
   }
+  if (command == "seed") {
+    return Dispatch(command, args, ParseSeedOptions, kSeedHelp, RunSeed);
+  }
   std::cerr << "mercato: unknown command \"" << command
-            << "\" (commands: up, status, down; see mercato --help)" << std::endl;
+            << "\" (commands: up, status, down, seed; see mercato --help)" << std::endl;
   return kExitUsage;
 }
