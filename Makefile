@@ -53,6 +53,7 @@ test-component: build
 bench: build
 	BIN_DIR=$(BIN) bash bench/http_baseline/run.sh
 	BIN_DIR=$(BIN) bash bench/identity/run.sh
+	BIN_DIR=$(BIN) bash bench/catalog/run.sh
 	./$(BIN)/inventory_reserve --seconds $${SECONDS:-10}
 	./$(BIN)/events_e2e --events $${EVENTS:-5000}
 
