@@ -25,7 +25,9 @@ config::Schema Schema() {
   auto schema = service::BaseSchema(8103);
   messaging::AddConfig(schema, "nats://127.0.0.1:4222");
   service::AddAuthConfig(schema);
-  schema.Int("low-stock-threshold", 5, "StockLow is published when a product's availability drops below this", 0, 1000000)
+  schema.String("reservation-clients", "orders",
+                "service clients (token sub) allowed to take and settle reservations, comma-separated; admins always may")
+      .Int("low-stock-threshold", 5, "StockLow is published when a product's availability drops below this", 0, 1000000)
       .Duration("default-ttl", "15m", "a reservation's lifetime when the request gives no ttl_seconds")
       .Duration("sweep-interval", "500ms", "how often expired reservations are released");
   return schema;
@@ -101,6 +103,18 @@ InventoryApp::InventoryApp(service::Service& service)
   const auto& config = service.config();
   default_ttl_ = config.GetDuration("default-ttl");
   if (default_ttl_ < 1s || default_ttl_ > 24h) throw std::runtime_error("--default-ttl must be between 1s and 24h");
+  if (config.GetDuration("sweep-interval") < 10ms) throw std::runtime_error("--sweep-interval must be at least 10ms");
+  {
+    const std::string list = config.GetString("reservation-clients");
+    std::size_t start = 0;
+    while (start <= list.size()) {
+      auto comma = list.find(',', start);
+      std::string name = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!name.empty()) reservation_clients_.insert(std::move(name));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
   auth_ = std::make_unique<service::RemoteAuth>(config);
   if (auto warmed = auth_->Warm(); !warmed) {
     obs::Logger().Warn("identity's JWKS not reachable yet; the first authenticated request retries",
@@ -184,6 +198,15 @@ Task<Result<security::VerifiedToken>> InventoryApp::Require(http::RequestContext
   std::string names;
   for (auto role : roles) names += (names.empty() ? "" : " or ") + std::string(role);
   co_return Error{ErrorCode::kPermissionDenied, "this needs the " + names + " role"};
+}
+
+Task<Result<security::VerifiedToken>> InventoryApp::RequireReservationCaller(http::RequestContext& ctx) {
+  auto token = co_await Require(ctx, kServiceOrAdmin);
+  if (!token) co_return token;
+  if (!security::HasRole(*token, "admin") && !reservation_clients_.contains(token->subject)) {
+    co_return Error{ErrorCode::kPermissionDenied, "service " + token->subject + " may not manage reservations"};
+  }
+  co_return token;
 }
 
 Task<void> InventoryApp::Sweep(Duration every) {
@@ -284,7 +307,7 @@ Task<http::Response> InventoryApp::CreateWarehouse(http::RequestContext& ctx) {
 }
 
 Task<http::Response> InventoryApp::Reserve(http::RequestContext& ctx) {
-  auto token = co_await Require(ctx, kServiceOrAdmin);
+  auto token = co_await RequireReservationCaller(ctx);
   if (!token) co_return service::AuthProblem(token.error());
   auto body = ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
@@ -336,7 +359,7 @@ Task<http::Response> InventoryApp::Reserve(http::RequestContext& ctx) {
 }
 
 Task<http::Response> InventoryApp::GetReservation(http::RequestContext& ctx) {
-  auto token = co_await Require(ctx, kServiceOrAdmin);
+  auto token = co_await RequireReservationCaller(ctx);
   if (!token) co_return service::AuthProblem(token.error());
   std::string id = ctx.PathParam("id");
   auto read = [this, &id](storage::Connection& c) { return store_->GetReservation(c, id); };
@@ -346,7 +369,7 @@ Task<http::Response> InventoryApp::GetReservation(http::RequestContext& ctx) {
 }
 
 Task<http::Response> InventoryApp::Transit(http::RequestContext& ctx, std::string_view action) {
-  auto token = co_await Require(ctx, kServiceOrAdmin);
+  auto token = co_await RequireReservationCaller(ctx);
   if (!token) co_return service::AuthProblem(token.error());
   std::string id = ctx.PathParam("id");
   auto trace = std::optional<obs::TraceContext>(ctx.trace());

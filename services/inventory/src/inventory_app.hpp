@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 
@@ -44,11 +45,15 @@ class InventoryApp {
   // (A span of a named array: a braced list or initializer_list argument to a coroutine trips
   // GCC 12.)
   Task<Result<security::VerifiedToken>> Require(http::RequestContext& ctx, std::span<const std::string_view> roles);
+  // An admin, or a service whose client id is in --reservation-clients (the orders service):
+  // any other service's token may not take or settle reservations.
+  Task<Result<security::VerifiedToken>> RequireReservationCaller(http::RequestContext& ctx);
 
   service::Service& service_;
   std::unique_ptr<service::RemoteAuth> auth_;
   std::unique_ptr<StockStore> store_;
   Duration default_ttl_;
+  std::set<std::string, std::less<>> reservation_clients_;
   std::unique_ptr<storage::Database> db_;  // before bus_: the bus stops first
   std::unique_ptr<messaging::Bus> bus_;
   obs::Family<obs::Counter>& reservations_;

@@ -44,9 +44,10 @@ WallTime ParseTime(const std::string& text) {
 std::string RequestHash(const ReserveRequest& request) {
   std::vector<Item> items = request.items;
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.product_id < b.product_id; });
-  std::string canonical = request.order_id;
-  for (const auto& i : items) canonical += "|" + i.product_id + ":" + std::to_string(i.quantity);
-  return security::Sha256Hex(canonical);
+  // A JSON array: unambiguous whatever characters the ids contain.
+  json::array canonical{request.order_id};
+  for (const auto& i : items) canonical.push_back(json::array{i.product_id, i.quantity});
+  return security::Sha256Hex(json::serialize(canonical));
 }
 
 json::array ItemsJson(const Reservation& r) {
@@ -134,7 +135,9 @@ Result<void> StockStore::UpsertProduct(Connection& tx, std::string_view id, std:
   auto done = tx.Execute(
       "INSERT INTO products (id, sku, name, low_stock_threshold, deleted, created_at, updated_at) "
       "VALUES ($1, $2, $3, $4, 0, $5, $5) "
-      "ON CONFLICT (id) DO UPDATE SET sku = $2, name = $3, deleted = 0, updated_at = $5",
+      // `deleted` is left alone: catalog never reuses ids, so a ProductCreated replayed after its
+      // ProductDeleted (a dead letter replayed late) must not bring the product back.
+      "ON CONFLICT (id) DO UPDATE SET sku = $2, name = $3, updated_at = $5",
       {std::string(id), std::string(sku), std::string(name), options_.default_low_stock_threshold, FormatRfc3339(now)});
   if (!done) return done.error();
   return Ok();
@@ -142,8 +145,12 @@ Result<void> StockStore::UpsertProduct(Connection& tx, std::string_view id, std:
 
 Result<void> StockStore::DeleteProduct(Connection& tx, std::string_view id, WallTime now) {
   // Kept (stock rows and reservations refer to it), only marked: no new receipts or reservations.
-  auto done = tx.Execute("UPDATE products SET deleted = 1, updated_at = $2 WHERE id = $1",
-                         {std::string(id), FormatRfc3339(now)});
+  // Recorded even for a product not seen yet, so its ProductCreated arriving later (out of order,
+  // or replayed from the dead letters) finds it deleted.
+  auto done = tx.Execute(
+      "INSERT INTO products (id, sku, name, low_stock_threshold, deleted, created_at, updated_at) "
+      "VALUES ($1, '', '', $3, 1, $2, $2) ON CONFLICT (id) DO UPDATE SET deleted = 1, updated_at = $2",
+      {std::string(id), FormatRfc3339(now), options_.default_low_stock_threshold});
   if (!done) return done.error();
   return Ok();
 }

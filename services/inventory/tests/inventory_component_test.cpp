@@ -287,6 +287,12 @@ TEST_F(Inventory, RolesAreCheckedByTheServiceItself) {
   EXPECT_TRUE(IsProblem(Post("/warehouses", R"({"name":"Rogue"})", customer_), 403));
   EXPECT_TRUE(IsProblem(Get("/admin/invariants", service_), 403));
   EXPECT_TRUE(IsProblem(Post("/reservations", ReserveBody("o-" + NewId(), product, 1), "not-a-token"), 401));
+  // Only the orders service (and admins) take reservations: another service's token may not.
+  auto notifications = ReadJsonFile(identity_->data_dir() + "/data/secrets/clients/notifications.json");
+  const std::string other = Token(
+      "/oauth/token", "grant_type=client_credentials&client_id=notifications&client_secret=" + Str(notifications, "client_secret"),
+      "application/x-www-form-urlencoded");
+  EXPECT_TRUE(IsProblem(Post("/reservations", ReserveBody("o-" + NewId(), product, 1), other), 403));
 }
 
 TEST_F(Inventory, BadInputIsA4xxProblemNeverA500) {

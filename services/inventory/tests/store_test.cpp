@@ -146,6 +146,28 @@ TEST_F(StoreTest, TheSameOrderGetsTheSameReservationOrA422) {
   EXPECT_EQ(unknown.error().field, "items[1].product_id");
 }
 
+TEST_F(StoreTest, RequestsThatOnlyLookAlikeAreNotTheSame) {
+  ReceiveNow("p1", "w1", 10);
+  ReceiveNow("p2", "w1", 10);
+  ASSERT_EQ(ReserveNow("o1", {{"p1", 1}, {"p2", 2}})->kind, ReserveOutcome::kCreated);
+  auto forged = ReserveNow("o1", {{"p1:1|p2", 2}});
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->kind, ReserveOutcome::kMismatch) << "ids with separator characters must not collide";
+}
+
+TEST_F(StoreTest, ADeletedProductStaysDeletedWhateverTheEventOrder) {
+  ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.DeleteProduct(tx, "p1", kT0); }));
+  // ProductCreated replayed late (from the dead letters) must not bring it back.
+  ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.UpsertProduct(tx, "p1", "SKU", "p1", kT0); }));
+  auto level = db_->ReadBlocking([&](Connection& c) { return store_.GetStock(c, "p1"); });
+  ASSERT_FALSE(level);
+  EXPECT_EQ(level.error().code, ErrorCode::kNotFound);
+  // Deleted before it was ever created: the creation arriving afterwards finds it deleted.
+  ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.DeleteProduct(tx, "p-new", kT0); }));
+  ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.UpsertProduct(tx, "p-new", "S", "n", kT0); }));
+  EXPECT_FALSE(db_->ReadBlocking([&](Connection& c) { return store_.RequireProduct(c, "p-new"); }));
+}
+
 TEST_F(StoreTest, TransitionsAreLegalOnlyFromTheRightStateAndIdempotent) {
   ReceiveNow("p1", "w1", 10);
   auto r = ReserveNow("o1", {{"p1", 4}});

@@ -53,7 +53,7 @@ options:
   --no-seed          with --detach: do not load the demo shop into an empty catalog
   --help             this text
 
-With --detach, once everything is ready, an empty catalog is filled with the demo shop
+With --detach, once everything is ready, a data directory not seeded yet gets the demo shop
 (`mercato seed`: 20 categories, 1,000 products, stock in two warehouses).
 )";
 
@@ -542,6 +542,7 @@ int RunUp(const UpOptions& options, const fs::path& exe_dir) {
     if (code == kExitOk && has_catalog && has_inventory && !options.no_seed) {
       SeedOptions seed;
       seed.data_dir = data_dir;
+      seed.skip_if_done = true;
       code = RunSeed(seed);
     }
     return code;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <thread>
 
 #include "commands.hpp"
@@ -21,8 +22,10 @@ const char kSeedHelp[] = R"(usage: mercato seed [options]
 
 Loads the demo shop into the platform that `mercato up` runs on DIR: 20 categories and the
 given number of products (catalog), warehouses "north" and "south" and their stock
-(inventory), as the first admin. Deterministic: the same data every time. Does nothing when
-the catalog already has products.
+(inventory), as the first admin. Deterministic: the same data every time. Safe to run again:
+products that exist (by SKU) are kept, and stock receipts carry idempotency keys, so a run
+that stopped half-way resumes and a complete one changes nothing. A detached `mercato up` runs
+it once per data directory (DIR/run/seeded records that it did).
 
 options:
   --data-dir DIR     the data directory `mercato up` used (default: ./data)
@@ -220,15 +223,34 @@ int RunSeed(const SeedOptions& options) {
     std::cerr << "mercato seed: cannot log in as the first admin: " << Describe(login) << "\n";
     return kExitFailure;
   }
-  const std::string token(login_body.as_object().at("access_token").as_string());
+  const auto* access = login_body.as_object().if_contains("access_token");
+  if (!access || !access->is_string()) {
+    std::cerr << "mercato seed: identity's login answer has no access_token\n";
+    return kExitFailure;
+  }
+  const std::string token(access->as_string());
   Client catalog(catalog_port, token), inventory(inventory_port, token);
 
-  auto existing = ParseBody(catalog.Call("GET", "/products?page_size=1"));
-  if (existing.is_object() && existing.as_object().contains("total") && existing.as_object().at("total").is_int64() &&
-      existing.as_object().at("total").as_int64() > 0) {
-    std::cout << "mercato seed: the catalog already has " << existing.as_object().at("total").as_int64()
-              << " products; nothing to do\n";
-    return kExitOk;
+  const fs::path marker = data_dir / "run" / "seeded";
+  if (options.skip_if_done && fs::exists(marker)) return kExitOk;
+
+  // What the catalog already holds, by SKU: a run that stopped half-way resumes where it was.
+  std::map<std::string, std::string> existing;
+  for (int page = 1;; ++page) {
+    auto listed = ParseBody(catalog.Call("GET", "/products?sort=price_asc&page_size=100&page=" + std::to_string(page)));
+    const json::object* o = listed.if_object();
+    const json::value* items = o ? o->if_contains("items") : nullptr;
+    if (!items || !items->is_array()) {
+      std::cerr << "mercato seed: cannot list the catalog's products\n";
+      return kExitFailure;
+    }
+    for (const auto& item : items->as_array()) {
+      const json::object* p = item.if_object();
+      const json::value* sku = p ? p->if_contains("sku") : nullptr;
+      const json::value* id = p ? p->if_contains("id") : nullptr;
+      if (sku && sku->is_string() && id && id->is_string()) existing[std::string(sku->as_string())] = std::string(id->as_string());
+    }
+    if (items->as_array().size() < 100) break;
   }
 
   const auto started = std::chrono::steady_clock::now();
@@ -251,8 +273,13 @@ int RunSeed(const SeedOptions& options) {
   const auto products = SeedProducts(options.products);
   std::vector<std::string> ids;
   ids.reserve(products.size());
+  std::size_t created_count = 0;
   for (std::size_t i = 0; i < products.size(); ++i) {
     const auto& p = products[i];
+    if (auto known = existing.find(p.sku); known != existing.end()) {
+      ids.push_back(known->second);
+      continue;
+    }
     json::array categories;
     for (const auto& c : p.categories) categories.emplace_back(c);
     json::object body{{"sku", p.sku},
@@ -264,11 +291,13 @@ int RunSeed(const SeedOptions& options) {
                       {"weight_g", p.weight_g}};
     auto r = catalog.Call("POST", "/products", json::serialize(body));
     auto created = ParseBody(r);
-    if (!r || r->status != 201 || !created.is_object()) {
+    const json::value* id = created.is_object() ? created.as_object().if_contains("id") : nullptr;
+    if (!r || r->status != 201 || !id || !id->is_string()) {
       std::cerr << "mercato seed: product " << p.sku << ": " << Describe(r) << "\n";
       return kExitFailure;
     }
-    ids.emplace_back(created.as_object().at("id").as_string());
+    ids.emplace_back(id->as_string());
+    ++created_count;
     if ((i + 1) % 100 == 0 || i + 1 == products.size()) {
       std::cout << "mercato seed: catalog " << (i + 1) << "/" << products.size() << " products\r" << std::flush;
     }
@@ -305,8 +334,12 @@ int RunSeed(const SeedOptions& options) {
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << "\nmercato seed: " << products.size() << " products in " << SeedCategories().size()
-            << " categories, " << units << " units in 2 warehouses, in " << static_cast<int>(seconds) << " s\n";
+  std::cout << "\nmercato seed: " << products.size() << " products (" << created_count << " new) in "
+            << SeedCategories().size() << " categories, " << units << " units in 2 warehouses, in "
+            << static_cast<int>(seconds) << " s\n";
+  std::error_code ec;
+  fs::create_directories(marker.parent_path(), ec);
+  std::ofstream(marker) << "seeded " << products.size() << " products\n";
   return kExitOk;
 }
 

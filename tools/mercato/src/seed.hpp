@@ -1,7 +1,7 @@
 // `mercato seed`: loads a realistic, deterministic demo shop into a running platform — 20
 // categories and about 1,000 products in the catalog, two warehouses and their stock in
 // inventory — through the services' own admin APIs (as the first admin, from
-// <data-dir>/secrets/admin.json). Does nothing when the catalog already has products.
+// <data-dir>/secrets/admin.json). Resumable: existing SKUs are kept, receipts are idempotent.
 //
 //   mercato up --detach && mercato seed       (make up does both)
 #pragma once
@@ -19,6 +19,7 @@ struct SeedOptions {
   bool help = false;
   std::filesystem::path data_dir = "data";
   int products = 1000;
+  bool skip_if_done = false;  // `mercato up`: nothing to do once DIR/run/seeded exists
 };
 
 Result<SeedOptions> ParseSeedOptions(const std::vector<std::string>& args);

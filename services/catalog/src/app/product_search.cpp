@@ -45,9 +45,11 @@ std::vector<std::string> SearchWords(std::string_view text) {
   std::vector<std::string> words;
   std::size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && IsWhitespace(text[i])) ++i;
+    // Control bytes (NUL included: FTS5 reads its query as a C string) separate words too.
+    auto separator = [](char c) { return IsWhitespace(c) || static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+    while (i < text.size() && separator(text[i])) ++i;
     const std::size_t start = i;
-    while (i < text.size() && !IsWhitespace(text[i])) ++i;
+    while (i < text.size() && !separator(text[i])) ++i;
     std::string_view piece = text.substr(start, i - start);
     if (std::any_of(piece.begin(), piece.end(), IsWordByte)) words.emplace_back(piece);
   }

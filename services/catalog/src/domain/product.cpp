@@ -153,6 +153,10 @@ Result<json::object> ParseAttributes(const json::value& value) {
       auto text = Text(v, field, kMaxAttributeValueLength, false);
       if (!text) return text.error();
       out[key] = *text;
+    } else if (v.is_double() && !std::isfinite(v.get_double())) {
+      // 1e400 parses to infinity, which JSON cannot represent: refuse it rather than store text
+      // that no longer parses.
+      return Invalid(field + " must be a finite number", field);
     } else if (v.is_bool() || v.is_number()) {
       out[key] = v;
     } else {
