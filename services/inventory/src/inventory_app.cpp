@@ -7,6 +7,7 @@
 
 #include "mercato/core/id.hpp"
 #include "mercato/http/client.hpp"
+#include "mercato/http/json_fields.hpp"
 #include "mercato/messaging/event.hpp"
 #include "mercato/messaging/outbox.hpp"
 #include "mercato/security/authz.hpp"
@@ -47,33 +48,6 @@ WallTime Now() { return Clock::Real().WallNow(); }
 constexpr std::string_view kAdmin[] = {"admin"};
 // Reservations are taken by the orders service (client credentials) and by operators.
 constexpr std::string_view kServiceOrAdmin[] = {"service", "admin"};
-
-Result<json::object> ObjectBody(const http::RequestContext& ctx) {
-  auto body = ctx.JsonBody();
-  if (!body) return body.error();
-  if (!body->is_object()) return Error{ErrorCode::kInvalidArgument, "the body must be a JSON object"};
-  return std::move(body->as_object());
-}
-
-Result<std::string> StringField(const json::object& body, std::string_view name, bool required = true) {
-  const auto* v = body.if_contains(name);
-  if (!v) {
-    if (!required) return std::string();
-    return Error{ErrorCode::kInvalidArgument, std::string(name) + " is required", std::string(name)};
-  }
-  if (!v->is_string()) return Error{ErrorCode::kInvalidArgument, std::string(name) + " must be a string", std::string(name)};
-  return std::string(v->as_string());
-}
-
-Result<std::int64_t> IntField(const json::object& body, std::string_view name, std::optional<std::int64_t> fallback = {}) {
-  const auto* v = body.if_contains(name);
-  if (!v) {
-    if (fallback) return *fallback;
-    return Error{ErrorCode::kInvalidArgument, std::string(name) + " is required", std::string(name)};
-  }
-  if (!v->is_int64()) return Error{ErrorCode::kInvalidArgument, std::string(name) + " must be an integer", std::string(name)};
-  return v->as_int64();
-}
 
 // 409 naming each short item and what is available (the saga cancels with out_of_stock).
 http::Response ShortProblem(const std::vector<Shortage>& shortages) {
@@ -235,11 +209,11 @@ Task<http::Response> InventoryApp::GetStock(http::RequestContext& ctx) {
 Task<http::Response> InventoryApp::Receive(http::RequestContext& ctx) {
   auto token = co_await Require(ctx, kAdmin);
   if (!token) co_return service::AuthProblem(token.error());
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
-  auto warehouse = StringField(*body, "warehouse_id");
+  auto warehouse = http::StringMember(*body, "warehouse_id");
   if (!warehouse) co_return http::Problem(warehouse.error());
-  auto quantity = IntField(*body, "quantity");
+  auto quantity = http::IntMember(*body, "quantity");
   if (!quantity) co_return http::Problem(quantity.error());
   std::string id = ctx.PathParam("product_id");
   auto trace = std::optional<obs::TraceContext>(ctx.trace());
@@ -259,9 +233,9 @@ Task<http::Response> InventoryApp::Receive(http::RequestContext& ctx) {
 Task<http::Response> InventoryApp::SetThreshold(http::RequestContext& ctx) {
   auto token = co_await Require(ctx, kAdmin);
   if (!token) co_return service::AuthProblem(token.error());
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
-  auto threshold = IntField(*body, "low_stock_threshold");
+  auto threshold = http::IntMember(*body, "low_stock_threshold");
   if (!threshold) co_return http::Problem(threshold.error());
   if (*threshold < 0) co_return http::Problem(ErrorCode::kInvalidArgument, "low_stock_threshold must be >= 0", "low_stock_threshold");
   std::string id = ctx.PathParam("product_id");
@@ -287,11 +261,11 @@ Task<http::Response> InventoryApp::ListWarehouses(http::RequestContext&) {
 Task<http::Response> InventoryApp::CreateWarehouse(http::RequestContext& ctx) {
   auto token = co_await Require(ctx, kAdmin);
   if (!token) co_return service::AuthProblem(token.error());
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
-  auto name = StringField(*body, "name");
+  auto name = http::StringMember(*body, "name");
   if (!name) co_return http::Problem(name.error());
-  auto id = StringField(*body, "id", false);
+  auto id = http::StringMember(*body, "id", false);
   if (!id) co_return http::Problem(id.error());
   if (id->empty()) *id = NewId();
   const bool id_ok = id->size() <= 64 && std::all_of(id->begin(), id->end(), [](unsigned char c) {
@@ -309,13 +283,13 @@ Task<http::Response> InventoryApp::CreateWarehouse(http::RequestContext& ctx) {
 Task<http::Response> InventoryApp::Reserve(http::RequestContext& ctx) {
   auto token = co_await RequireReservationCaller(ctx);
   if (!token) co_return service::AuthProblem(token.error());
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
   ReserveRequest request;
-  auto order = StringField(*body, "order_id");
+  auto order = http::StringMember(*body, "order_id");
   if (!order) co_return http::Problem(order.error());
   request.order_id = std::move(*order);
-  auto ttl = IntField(*body, "ttl_seconds", std::chrono::duration_cast<std::chrono::seconds>(default_ttl_).count());
+  auto ttl = http::IntMember(*body, "ttl_seconds", std::chrono::duration_cast<std::chrono::seconds>(default_ttl_).count());
   if (!ttl) co_return http::Problem(ttl.error());
   request.ttl = std::chrono::seconds(*ttl);
   const auto* items = body->if_contains("items");
@@ -324,9 +298,9 @@ Task<http::Response> InventoryApp::Reserve(http::RequestContext& ctx) {
     const auto* item = items->as_array()[i].if_object();
     const std::string field = "items[" + std::to_string(i) + "]";
     if (!item) co_return http::Problem(ErrorCode::kInvalidArgument, "each item must be an object", field);
-    auto product = StringField(*item, "product_id");
+    auto product = http::StringMember(*item, "product_id");
     if (!product) co_return http::Problem(ErrorCode::kInvalidArgument, product.error().message, field + ".product_id");
-    auto quantity = IntField(*item, "quantity");
+    auto quantity = http::IntMember(*item, "quantity");
     if (!quantity) co_return http::Problem(ErrorCode::kInvalidArgument, quantity.error().message, field + ".quantity");
     request.items.push_back(Item{std::move(*product), *quantity});
   }

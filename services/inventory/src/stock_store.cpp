@@ -350,91 +350,62 @@ Result<ReserveOutcome> StockStore::Reserve(Connection& tx, const ReserveRequest&
   return out;
 }
 
+namespace {
+
+Transition Unchanged(Reservation r) { return Transition{std::move(r), false, std::nullopt}; }
+
+Transition Refused(Reservation r, std::string why) {
+  Error error{ErrorCode::kFailedPrecondition, "reservation is " + std::string(ToString(r.status)) + "; " + std::move(why)};
+  return Transition{std::move(r), false, std::move(error)};
+}
+
+}  // namespace
+
+Result<void> StockStore::Settle(Connection& tx, Reservation& r, std::string_view from_column, std::string_view to_column,
+                                Status status, std::string_view event_type, WallTime now,
+                                const std::optional<obs::TraceContext>& trace) {
+  if (auto moved = Move(tx, r, from_column, to_column); !moved) return moved;
+  if (auto set = SetStatus(tx, r, status, now); !set) return set;
+  return Publish(tx, event_type, r.id,
+                 json::object{{"reservation_id", r.id}, {"order_id", r.order_id}, {"items", ItemsJson(r)}}, trace);
+}
+
 Result<Transition> StockStore::Commit(Connection& tx, std::string_view id, WallTime now,
                                       const std::optional<obs::TraceContext>& trace) {
   auto r = Load(tx, id);
   if (!r) return r.error();
-  Transition t;
   if (r->status == Status::kReserved && r->expires_at <= now) {
     // Its time is up: expire it here (kept, not rolled back) rather than race the sweeper.
-    if (auto moved = Move(tx, *r, "reserved", "available"); !moved) return moved.error();
-    if (auto set = SetStatus(tx, *r, Status::kExpired, now); !set) return set.error();
-    auto published = Publish(tx, "ReservationExpired", r->id,
-                             json::object{{"reservation_id", r->id}, {"order_id", r->order_id}, {"items", ItemsJson(*r)}},
-                             trace);
-    if (!published) return published.error();
+    auto expired = Settle(tx, *r, "reserved", "available", Status::kExpired, "ReservationExpired", now, trace);
+    if (!expired) return expired.error();
   }
-  if (r->status == Status::kCommitted) {
-    t.reservation = std::move(*r);
-    return t;  // a repeated commit: same answer
-  }
-  if (r->status != Status::kReserved) {
-    t.refused = Error{ErrorCode::kFailedPrecondition,
-                      "reservation is " + std::string(ToString(r->status)) + "; only RESERVED can be committed"};
-    t.reservation = std::move(*r);
-    return t;
-  }
-  if (auto moved = Move(tx, *r, "reserved", "sold"); !moved) return moved.error();
-  if (auto set = SetStatus(tx, *r, Status::kCommitted, now); !set) return set.error();
-  auto published = Publish(tx, "ReservationCommitted", r->id,
-                           json::object{{"reservation_id", r->id}, {"order_id", r->order_id}, {"items", ItemsJson(*r)}},
-                           trace);
-  if (!published) return published.error();
-  t.applied = true;
-  t.reservation = std::move(*r);
-  return t;
+  if (r->status == Status::kCommitted) return Unchanged(std::move(*r));  // a repeated commit: same answer
+  if (r->status != Status::kReserved) return Refused(std::move(*r), "only RESERVED can be committed");
+  auto done = Settle(tx, *r, "reserved", "sold", Status::kCommitted, "ReservationCommitted", now, trace);
+  if (!done) return done.error();
+  return Transition{std::move(*r), true, std::nullopt};
 }
 
 Result<Transition> StockStore::Release(Connection& tx, std::string_view id, WallTime now,
                                        const std::optional<obs::TraceContext>& trace) {
   auto r = Load(tx, id);
   if (!r) return r.error();
-  Transition t;
-  if (r->status == Status::kReleased || r->status == Status::kExpired) {
-    t.reservation = std::move(*r);
-    return t;
-  }
-  if (r->status != Status::kReserved) {
-    t.refused = Error{ErrorCode::kFailedPrecondition, "reservation is " + std::string(ToString(r->status)) +
-                                                          "; a sold reservation is returned, not released"};
-    t.reservation = std::move(*r);
-    return t;
-  }
-  if (auto moved = Move(tx, *r, "reserved", "available"); !moved) return moved.error();
-  if (auto set = SetStatus(tx, *r, Status::kReleased, now); !set) return set.error();
-  auto published = Publish(tx, "ReservationReleased", r->id,
-                           json::object{{"reservation_id", r->id}, {"order_id", r->order_id}, {"items", ItemsJson(*r)}},
-                           trace);
-  if (!published) return published.error();
-  t.applied = true;
-  t.reservation = std::move(*r);
-  return t;
+  if (r->status == Status::kReleased || r->status == Status::kExpired) return Unchanged(std::move(*r));
+  if (r->status != Status::kReserved) return Refused(std::move(*r), "a sold reservation is returned, not released");
+  auto done = Settle(tx, *r, "reserved", "available", Status::kReleased, "ReservationReleased", now, trace);
+  if (!done) return done.error();
+  return Transition{std::move(*r), true, std::nullopt};
 }
 
 Result<Transition> StockStore::Return(Connection& tx, std::string_view id, WallTime now,
                                       const std::optional<obs::TraceContext>& trace) {
   auto r = Load(tx, id);
   if (!r) return r.error();
-  Transition t;
-  if (r->status == Status::kReturned) {
-    t.reservation = std::move(*r);
-    return t;
-  }
-  if (r->status != Status::kCommitted) {
-    t.refused = Error{ErrorCode::kFailedPrecondition,
-                      "reservation is " + std::string(ToString(r->status)) + "; only COMMITTED stock is returned"};
-    t.reservation = std::move(*r);
-    return t;
-  }
-  if (auto moved = Move(tx, *r, "sold", "available"); !moved) return moved.error();
-  if (auto set = SetStatus(tx, *r, Status::kReturned, now); !set) return set.error();
-  auto published = Publish(tx, "StockReturned", r->id,
-                           json::object{{"reservation_id", r->id}, {"order_id", r->order_id}, {"items", ItemsJson(*r)}},
-                           trace);
-  if (!published) return published.error();
-  t.applied = true;
-  t.reservation = std::move(*r);
-  return t;
+  if (r->status == Status::kReturned) return Unchanged(std::move(*r));
+  if (r->status != Status::kCommitted) return Refused(std::move(*r), "only COMMITTED stock is returned");
+  auto done = Settle(tx, *r, "sold", "available", Status::kReturned, "StockReturned", now, trace);
+  if (!done) return done.error();
+  return Transition{std::move(*r), true, std::nullopt};
 }
 
 Result<int> StockStore::ExpireDue(Connection& tx, WallTime now, int limit) {
@@ -446,12 +417,8 @@ Result<int> StockStore::ExpireDue(Connection& tx, WallTime now, int limit) {
   for (const auto& row : due->rows) {
     auto r = Load(tx, row.String(0));
     if (!r) return r.error();
-    if (auto moved = Move(tx, *r, "reserved", "available"); !moved) return moved.error();
-    if (auto set = SetStatus(tx, *r, Status::kExpired, now); !set) return set.error();
-    auto published = Publish(tx, "ReservationExpired", r->id,
-                             json::object{{"reservation_id", r->id}, {"order_id", r->order_id}, {"items", ItemsJson(*r)}},
-                             std::nullopt);
-    if (!published) return published.error();
+    auto done = Settle(tx, *r, "reserved", "available", Status::kExpired, "ReservationExpired", now, std::nullopt);
+    if (!done) return done.error();
     ++expired;
   }
   return expired;

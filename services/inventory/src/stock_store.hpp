@@ -170,6 +170,10 @@ class StockStore {
   Result<Reservation> Load(Connection& c, std::string_view id);
   Result<void> Move(Connection& tx, const Reservation& r, std::string_view from_column, std::string_view to_column);
   Result<void> SetStatus(Connection& tx, Reservation& r, Status status, WallTime now);
+  // One transition: the units move between two columns, the status changes, the event is queued.
+  Result<void> Settle(Connection& tx, Reservation& r, std::string_view from_column, std::string_view to_column,
+                      Status status, std::string_view event_type, WallTime now,
+                      const std::optional<obs::TraceContext>& trace);
   Result<void> Publish(Connection& tx, std::string_view type, std::string subject, boost::json::object data,
                        const std::optional<obs::TraceContext>& trace);
   Result<std::int64_t> Available(Connection& c, std::string_view product_id);

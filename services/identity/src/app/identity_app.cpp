@@ -7,6 +7,7 @@
 
 #include "app/refresh_tokens.hpp"
 #include "mercato/core/id.hpp"
+#include "mercato/http/json_fields.hpp"
 #include "mercato/http/server.hpp"
 #include "mercato/http/client.hpp"
 #include "mercato/messaging/event.hpp"
@@ -73,24 +74,6 @@ http::Response TooManyAttempts(Duration wait) {
 
 http::Response UserResponse(int status, const UserView& user) {
   return http::Json(status, ToJson(user)).WithHeader("ETag", ETagOf(user.version));
-}
-
-// A string member of a JSON object body; invalid_argument naming it when absent or not a string.
-Result<std::string> StringField(const json::object& body, std::string_view name, bool required = true) {
-  const auto* v = body.if_contains(name);
-  if (!v) {
-    if (!required) return std::string();
-    return Error{ErrorCode::kInvalidArgument, std::string(name) + " is required", std::string(name)};
-  }
-  if (!v->is_string()) return Error{ErrorCode::kInvalidArgument, std::string(name) + " must be a string", std::string(name)};
-  return std::string(v->as_string());
-}
-
-Result<json::object> ObjectBody(const http::RequestContext& ctx) {
-  auto body = ctx.JsonBody();
-  if (!body) return body.error();
-  if (!body->is_object()) return Error{ErrorCode::kInvalidArgument, "the body must be a JSON object"};
-  return std::move(body->as_object());
 }
 
 // Rejects members other than `allowed`, so a typo ("emial") is an error, not a silent no-op.
@@ -510,12 +493,12 @@ Task<Result<domain::User>> IdentityApp::Modify(std::string user_id, std::optiona
 // ---- accounts and tokens ----------------------------------------------------------------------
 
 Task<http::Response> IdentityApp::Register(http::RequestContext& ctx) {
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
   if (auto only = OnlyFields(*body, {"email", "password", "name"}); !only) co_return http::Problem(only.error());
-  auto email = StringField(*body, "email");
-  auto password = StringField(*body, "password");
-  auto name = StringField(*body, "name");
+  auto email = http::StringMember(*body, "email");
+  auto password = http::StringMember(*body, "password");
+  auto name = http::StringMember(*body, "name");
   if (!email) co_return http::Problem(email.error());
   if (!password) co_return http::Problem(password.error());
   if (!name) co_return http::Problem(name.error());
@@ -563,10 +546,10 @@ Task<http::Response> IdentityApp::Register(http::RequestContext& ctx) {
 }
 
 Task<http::Response> IdentityApp::Login(http::RequestContext& ctx) {
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
-  auto email = StringField(*body, "email");
-  auto password = StringField(*body, "password");
+  auto email = http::StringMember(*body, "email");
+  auto password = http::StringMember(*body, "password");
   if (!email) co_return http::Problem(email.error());
   if (!password) co_return http::Problem(password.error());
   if (password->size() > 1024) co_return http::Problem(ErrorCode::kInvalidArgument, "password is too long", "password");
@@ -659,9 +642,9 @@ Task<void> IdentityApp::Rehash(const UserView& user, const std::string& password
 }
 
 Task<http::Response> IdentityApp::Refresh(http::RequestContext& ctx) {
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
-  auto presented = StringField(*body, "refresh_token");
+  auto presented = http::StringMember(*body, "refresh_token");
   if (!presented) co_return http::Problem(presented.error());
   auto rotate = [this, token = *presented](Connection& tx) { return Rotate(tx, token, Now(), refresh_ttl_); };
   auto outcome = co_await db_->Transact(std::move(rotate));
@@ -688,9 +671,9 @@ Task<http::Response> IdentityApp::Refresh(http::RequestContext& ctx) {
 }
 
 Task<http::Response> IdentityApp::Logout(http::RequestContext& ctx) {
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
-  auto presented = StringField(*body, "refresh_token");
+  auto presented = http::StringMember(*body, "refresh_token");
   if (!presented) co_return http::Problem(presented.error());
   auto revoke = [token = *presented](Connection& tx) { return RevokeFamilyOf(tx, token, Now(), "logout"); };
   auto revoked = co_await db_->Transact(std::move(revoke));
@@ -803,7 +786,7 @@ Task<http::Response> IdentityApp::GetMe(http::RequestContext& ctx) {
 Task<http::Response> IdentityApp::PatchMe(http::RequestContext& ctx) {
   auto me = co_await Me(ctx);
   if (!me) co_return service::AuthProblem(me.error());
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
   if (auto only = OnlyFields(*body, {"name", "email", "phone", "password", "current_password"}); !only) {
     co_return http::Problem(only.error());
@@ -823,7 +806,7 @@ Task<http::Response> IdentityApp::PatchMe(http::RequestContext& ctx) {
   for (auto [key, slot] : {std::pair{"name", &name}, std::pair{"email", &email}, std::pair{"phone", &phone},
                            std::pair{"password", &password}}) {
     if (!body->contains(key)) continue;
-    auto value = StringField(*body, key);
+    auto value = http::StringMember(*body, key);
     if (!value) co_return http::Problem(value.error());
     *slot = std::move(*value);
   }
@@ -836,7 +819,7 @@ Task<http::Response> IdentityApp::PatchMe(http::RequestContext& ctx) {
   if (email || password) {
     // Changing how one logs in needs the current password: a stolen access token alone must not
     // be enough to take the account over.
-    auto current = StringField(*body, "current_password", false);
+    auto current = http::StringMember(*body, "current_password", false);
     if (!current || current->empty()) {
       co_return http::Problem(ErrorCode::kInvalidArgument, "current_password is required to change email or password",
                               "current_password");
@@ -904,7 +887,7 @@ Task<http::Response> IdentityApp::GetPreferences(http::RequestContext& ctx) {
 Task<http::Response> IdentityApp::PutPreferences(http::RequestContext& ctx) {
   auto me = co_await Me(ctx);
   if (!me) co_return service::AuthProblem(me.error());
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
   json::value preferences = std::move(*body);
   Command command = [&preferences](const domain::User& user, WallTime now) {
@@ -927,7 +910,7 @@ Task<http::Response> IdentityApp::ListAddresses(http::RequestContext& ctx) {
 Task<http::Response> IdentityApp::AddAddress(http::RequestContext& ctx) {
   auto me = co_await Me(ctx);
   if (!me) co_return service::AuthProblem(me.error());
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
   if (auto only = OnlyFields(*body, {"label", "line1", "line2", "city", "postal_code", "country"}); !only) {
     co_return http::Problem(only.error());
@@ -1045,7 +1028,7 @@ Task<http::Response> IdentityApp::SetRoles(http::RequestContext& ctx) {
   if (!caller) co_return service::AuthProblem(caller.error());
   if (auto ok = RequireCurrentRole(*caller, {"admin"}); !ok) co_return http::Problem(ok.error());
   const std::string& caller_id = caller->user->id;
-  auto body = ObjectBody(ctx);
+  auto body = http::ObjectBody(ctx);
   if (!body) co_return http::Problem(body.error());
   const auto* list = body->if_contains("roles");
   if (!list || !list->is_array()) co_return http::Problem(ErrorCode::kInvalidArgument, "roles must be an array", "roles");
