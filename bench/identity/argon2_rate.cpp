@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--iterations") {
       params.iterations = static_cast<uint32_t>(std::atoi(next()));
     } else if (arg == "--help" || arg == "-h") {
-      std::puts("usage: identity_argon2_rate [--seconds S] [--memory-kib K] [--iterations T]\n"
-                "Prints Argon2id verifications per second on one thread (default: OWASP cost).");
+      std::puts(
+          "usage: identity_argon2_rate [--seconds S] [--memory-kib K] [--iterations T]\n"
+          "Prints Argon2id verifications per second on one thread (default: OWASP cost).");
       return 0;
     } else {
       std::fprintf(stderr, "identity_argon2_rate: unknown argument %s (see --help)\n", arg.c_str());
@@ -53,7 +54,8 @@ int main(int argc, char** argv) {
     }
     ++verified;
   }
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%.1f\n", static_cast<double>(verified) / elapsed);
   return 0;
 }

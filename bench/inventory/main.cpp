@@ -58,8 +58,9 @@ Options ParseArgs(int argc, char** argv) {
     } else if (arg == "--threads") {
       o.threads = std::atoi(value().c_str());
     } else if (arg == "--help" || arg == "-h") {
-      std::puts("usage: inventory_reserve [--seconds S] [--threads N]\n"
-                "Reservations/s through the inventory service vs bare durable SQLite commits/s.");
+      std::puts(
+          "usage: inventory_reserve [--seconds S] [--threads N]\n"
+          "Reservations/s through the inventory service vs bare durable SQLite commits/s.");
       std::exit(0);
     } else {
       std::fprintf(stderr, "inventory_reserve: unknown argument %s (see --help)\n", arg.c_str());
@@ -98,7 +99,8 @@ double Rate(int threads, double seconds, Op op, std::atomic<long>& failures) {
     });
   }
   for (auto& w : workers) w.join();
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return static_cast<double>(done.load()) / elapsed;
 }
 
@@ -109,18 +111,22 @@ int main(int argc, char** argv) {
   obs::ConfigureLogging("inventory_reserve", obs::LogLevel::kWarn);
   try {
     testing::NatsServer nats;
-    auto identity = testing::ServiceProcess::Start("identity", {"--nats-url=", "--log-level", "warn"}, 60s);
-    const std::string jwks = "http://127.0.0.1:" + std::to_string(identity.port()) + "/.well-known/jwks.json";
+    auto identity =
+        testing::ServiceProcess::Start("identity", {"--nats-url=", "--log-level", "warn"}, 60s);
+    const std::string jwks =
+        "http://127.0.0.1:" + std::to_string(identity.port()) + "/.well-known/jwks.json";
     auto inventory = testing::ServiceProcess::Start(
         "inventory", {"--nats-url", nats.url(), "--jwks-url", jwks, "--log-level", "warn"}, 60s);
     const std::string secrets = identity.data_dir() + "/data/secrets";
 
     auto token = [&](const std::string& path, const std::string& body, const std::string& type) {
       auto r = testing::Request(identity.port(), "POST", path, body, {{"Content-Type", type}});
-      if (!r || r->status != 200) throw std::runtime_error(path + ": " + (r ? r->body : r.error().message));
+      if (!r || r->status != 200)
+        throw std::runtime_error(path + ": " + (r ? r->body : r.error().message));
       return std::string(json::parse(r->body).as_object().at("access_token").as_string());
     };
-    const std::string admin = token("/auth/login", ReadFile(secrets + "/admin.json"), "application/json");
+    const std::string admin =
+        token("/auth/login", ReadFile(secrets + "/admin.json"), "application/json");
     auto client = json::parse(ReadFile(secrets + "/clients/orders.json")).as_object();
     const std::string service =
         token("/oauth/token",
@@ -132,40 +138,56 @@ int main(int argc, char** argv) {
     const std::string product = "bench-" + NewId();
     auto broker = messaging::Broker::Connect({.url = nats.url(), .name = "bench-catalog"});
     if (!broker) throw std::runtime_error(broker.error().message);
-    if (auto s = (*broker)->EnsureStream(messaging::StreamSpec::ForContext("CATALOG", "catalog")); !s) {
+    if (auto s = (*broker)->EnsureStream(messaging::StreamSpec::ForContext("CATALOG", "catalog"));
+        !s) {
       throw std::runtime_error(s.error().message);
     }
-    auto created = messaging::MakeEvent("catalog", "ProductCreated", product,
-                                        json::object{{"product_id", product}, {"sku", "BENCH"}, {"name", "Bench"},
-                                                     {"price", {{"amount", 100}, {"currency", "USD"}}},
-                                                     {"categories", json::array{"bench"}},
-                                                     {"created_at", FormatRfc3339(Clock::Real().WallNow())}});
-    if (auto p = (*broker)->Publish(created.subject_name(), created.id, messaging::Serialize(created)); !p) {
+    auto created =
+        messaging::MakeEvent("catalog", "ProductCreated", product,
+                             json::object{{"product_id", product},
+                                          {"sku", "BENCH"},
+                                          {"name", "Bench"},
+                                          {"price", {{"amount", 100}, {"currency", "USD"}}},
+                                          {"categories", json::array{"bench"}},
+                                          {"created_at", FormatRfc3339(Clock::Real().WallNow())}});
+    if (auto p =
+            (*broker)->Publish(created.subject_name(), created.id, messaging::Serialize(created));
+        !p) {
       throw std::runtime_error(p.error().message);
     }
-    if (!testing::WaitFor([&] { auto r = testing::Get(inventory.port(), "/stock/" + product); return r && r->status == 200; }, 30s)) {
+    if (!testing::WaitFor(
+            [&] {
+              auto r = testing::Get(inventory.port(), "/stock/" + product);
+              return r && r->status == 200;
+            },
+            30s)) {
       throw std::runtime_error("inventory never learned the product");
     }
-    auto auth = [](const std::string& t) { return std::vector<std::pair<std::string, std::string>>{
-                                               {"Content-Type", "application/json"}, {"Authorization", "Bearer " + t}}; };
+    auto auth = [](const std::string& t) {
+      return std::vector<std::pair<std::string, std::string>>{{"Content-Type", "application/json"},
+                                                              {"Authorization", "Bearer " + t}};
+    };
     for (const char* w : {"w1", "w2"}) {
-      auto warehouse = testing::Request(inventory.port(), "POST", "/warehouses",
-                                        std::string(R"({"id":")") + w + R"(","name":"Bench"})", auth(admin));
+      auto warehouse =
+          testing::Request(inventory.port(), "POST", "/warehouses",
+                           std::string(R"({"id":")") + w + R"(","name":"Bench"})", auth(admin));
       if (!warehouse || warehouse->status != 201) throw std::runtime_error("warehouse failed");
-      auto r = testing::Request(inventory.port(), "POST", "/stock/" + product + "/receipts",
-                                std::string(R"({"warehouse_id":")") + w + R"(","quantity":100000000})", auth(admin));
+      auto r = testing::Request(
+          inventory.port(), "POST", "/stock/" + product + "/receipts",
+          std::string(R"({"warehouse_id":")") + w + R"(","quantity":100000000})", auth(admin));
       if (!r || r->status != 201) throw std::runtime_error("receipt failed");
     }
 
-    std::printf("inventory_reserve: %d threads x %.0f s, SQLite synchronous=FULL, %u cores\n", options.threads,
-                options.seconds, std::thread::hardware_concurrency());
+    std::printf("inventory_reserve: %d threads x %.0f s, SQLite synchronous=FULL, %u cores\n",
+                options.threads, options.seconds, std::thread::hardware_concurrency());
     std::atomic<long> reserve_failures{0};
     const auto headers = auth(service);
     const double reservations = Rate(
         options.threads, options.seconds,
         [&](int t, long n) {
-          const std::string body = R"({"order_id":"o-)" + std::to_string(t) + "-" + std::to_string(n) +
-                                   R"(","items":[{"product_id":")" + product + R"(","quantity":1}],"ttl_seconds":900})";
+          const std::string body = R"({"order_id":"o-)" + std::to_string(t) + "-" +
+                                   std::to_string(n) + R"(","items":[{"product_id":")" + product +
+                                   R"(","quantity":1}],"ttl_seconds":900})";
           auto r = testing::Request(inventory.port(), "POST", "/reservations", body, headers);
           return r && r->status == 201;
         },
@@ -174,8 +196,9 @@ int main(int argc, char** argv) {
     testing::TempDir dir;
     auto db = storage::OpenSqlite({.path = dir.path() + "/baseline.db", .synchronous_full = true});
     if (!db) throw std::runtime_error(db.error().message);
-    auto table = (*db)->WriteBlocking(
-        [](storage::Connection& c) { return c.ExecuteScript("CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER)"); });
+    auto table = (*db)->WriteBlocking([](storage::Connection& c) {
+      return c.ExecuteScript("CREATE TABLE t (id TEXT PRIMARY KEY, v INTEGER)");
+    });
     if (!table) throw std::runtime_error(table.error().message);
     std::atomic<long> baseline_failures{0};
     storage::Database& database = **db;
@@ -183,20 +206,22 @@ int main(int argc, char** argv) {
         options.threads, options.seconds,
         [&](int t, long n) {
           auto r = database.TransactBlocking([&](storage::Connection& c) {
-            return c.Execute("INSERT INTO t (id, v) VALUES ($1, $2)", {std::to_string(t) + "-" + std::to_string(n), n});
+            return c.Execute("INSERT INTO t (id, v) VALUES ($1, $2)",
+                             {std::to_string(t) + "-" + std::to_string(n), n});
           });
           return static_cast<bool>(r);
         },
         baseline_failures);
 
-    auto invariants = testing::Request(inventory.port(), "GET", "/admin/invariants", {}, auth(admin));
+    auto invariants =
+        testing::Request(inventory.port(), "GET", "/admin/invariants", {}, auth(admin));
     const bool intact = invariants && invariants->body.find("\"ok\":true") != std::string::npos;
-    std::printf("%-44s %10.0f /s  (%ld failed)\n", "POST /reservations (verified, durable)", reservations,
-                reserve_failures.load());
-    std::printf("%-44s %10.0f /s  (%ld failed)\n", "bare durable SQLite commits (baseline)", commits,
-                baseline_failures.load());
-    std::printf("reservations/s vs durable commits/s: %.2fx; invariant after the run: %s\n", reservations / commits,
-                intact ? "intact" : "VIOLATED");
+    std::printf("%-44s %10.0f /s  (%ld failed)\n", "POST /reservations (verified, durable)",
+                reservations, reserve_failures.load());
+    std::printf("%-44s %10.0f /s  (%ld failed)\n", "bare durable SQLite commits (baseline)",
+                commits, baseline_failures.load());
+    std::printf("reservations/s vs durable commits/s: %.2fx; invariant after the run: %s\n",
+                reservations / commits, intact ? "intact" : "VIOLATED");
     return intact && reserve_failures.load() == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "inventory_reserve: %s\n", e.what());

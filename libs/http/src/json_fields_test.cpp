@@ -10,8 +10,9 @@ namespace mercato::http {
 namespace {
 
 RequestContext WithBody(std::string body) {
-  return RequestContext(Method::kPost, "POST", "/x", {}, std::move(body), obs::TraceContext::NewRoot(), std::nullopt,
-                        "corr-1", resilience::Deadline::Infinite());
+  return RequestContext(Method::kPost, "POST", "/x", {}, std::move(body),
+                        obs::TraceContext::NewRoot(), std::nullopt, "corr-1",
+                        resilience::Deadline::Infinite());
 }
 
 boost::json::object Obj(std::string_view text) { return boost::json::parse(text).as_object(); }

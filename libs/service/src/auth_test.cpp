@@ -27,7 +27,8 @@ security::KeyPtr NewKey() {
 
 std::string Kid(const security::KeyPtr& key) { return *security::KeyId(*key); }
 
-std::string Sign(const security::KeyPtr& key, std::string subject, std::string issuer = "mercato-identity") {
+std::string Sign(const security::KeyPtr& key, std::string subject,
+                 std::string issuer = "mercato-identity") {
   security::Claims claims;
   claims.issuer = std::move(issuer);
   claims.subject = std::move(subject);
@@ -44,18 +45,21 @@ std::string Sign(const security::KeyPtr& key, std::string subject, std::string i
 class FakeIdentity {
  public:
   FakeIdentity() {
-    router_.Add(http::Method::kGet, "/.well-known/jwks.json", [this](http::RequestContext&) -> Task<http::Response> {
-      ++fetches_;
-      std::lock_guard lock(mu_);
-      co_return http::RawJson(200, *security::BuildJwks(published_));
-    });
+    router_.Add(http::Method::kGet, "/.well-known/jwks.json",
+                [this](http::RequestContext&) -> Task<http::Response> {
+                  ++fetches_;
+                  std::lock_guard lock(mu_);
+                  co_return http::RawJson(200, *security::BuildJwks(published_));
+                });
     server_ = std::make_unique<testing::InProcessServer>(router_);
   }
   void Publish(std::vector<security::KeyPtr> keys) {
     std::lock_guard lock(mu_);
     published_ = std::move(keys);
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/.well-known/jwks.json"; }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/.well-known/jwks.json";
+  }
   int fetches() const { return fetches_.load(); }
 
  private:
@@ -70,12 +74,14 @@ class FakeIdentity {
 class ProtectedService {
  public:
   explicit ProtectedService(std::string jwks_url, const Clock& clock = Clock::Real())
-      : auth_(std::move(jwks_url), {.issuer = "mercato-identity", .audience = "mercato"}, 30s, clock) {
-    router_.Add(http::Method::kGet, "/whoami", [this](http::RequestContext& ctx) -> Task<http::Response> {
-      auto token = co_await auth_.authenticator().AuthenticateAsync(ctx);
-      if (!token) co_return AuthProblem(token.error());
-      co_return http::Json(200, boost::json::object{{"subject", ctx.caller()->subject}});
-    });
+      : auth_(std::move(jwks_url), {.issuer = "mercato-identity", .audience = "mercato"}, 30s,
+              clock) {
+    router_.Add(
+        http::Method::kGet, "/whoami", [this](http::RequestContext& ctx) -> Task<http::Response> {
+          auto token = co_await auth_.authenticator().AuthenticateAsync(ctx);
+          if (!token) co_return AuthProblem(token.error());
+          co_return http::Json(200, boost::json::object{{"subject", ctx.caller()->subject}});
+        });
     server_ = std::make_unique<testing::InProcessServer>(router_);
   }
   Result<http::BlockingResponse> Call(const std::string& token) {
@@ -104,7 +110,8 @@ TEST(RemoteAuth, VerifiesByKidFetchingTheKeysOnceAndCachingTheToken) {
     EXPECT_NE(r->body.find("user-1"), std::string::npos);
   }
   EXPECT_EQ(identity.fetches(), 1);
-  EXPECT_EQ(service.auth().verifier().SignatureVerifications(), 1u) << "the same token is checked once";
+  EXPECT_EQ(service.auth().verifier().SignatureVerifications(), 1u)
+      << "the same token is checked once";
 }
 
 // Why identity publishes a rotated-in key before signing with it (--key-activation-delay above

@@ -646,7 +646,9 @@ TEST_F(CatalogApi, BadInputIsAClientErrorNeverA500) {
       {"POST", "/products", fresh({{"colour", "red"}}), 400, "colour"},
       // 1e400 parses to infinity, which JSON cannot store: refused, not kept as text that no
       // longer parses (found in review: the product then answered 500 forever).
-      {"POST", "/products", R"({"sku":"SKU-INF-)" + Unique() + R"(","name":"N","price":{"amount":1,"currency":"USD"},"attributes":{"w":1e400}})",
+      {"POST", "/products",
+       R"({"sku":"SKU-INF-)" + Unique() +
+           R"(","name":"N","price":{"amount":1,"currency":"USD"},"attributes":{"w":1e400}})",
        400, "attributes.w"},
       {"POST", "/products", with(json::object{{"sku", sku}, {"name", "Dup"}, {"price", Money(1)}}),
        409, "sku"},

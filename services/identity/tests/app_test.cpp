@@ -50,12 +50,17 @@ class ThrottleTest : public ::testing::Test {
   }
   Duration Wait(const std::string& account, const std::string& address) {
     Duration wait = throttle_.Begin(account, address);
-    if (wait == Duration::zero()) throttle_.Finish(account, address, true);  // a probe that succeeds
+    if (wait == Duration::zero())
+      throttle_.Finish(account, address, true);  // a probe that succeeds
     return wait;
   }
   FakeClock clock_;
-  LoginThrottle throttle_{{.account_free_failures = 3, .address_free_failures = 10, .base_delay = 1s,
-                           .max_delay = 8s, .forget_after = 1h, .max_in_flight_per_address = 8,
+  LoginThrottle throttle_{{.account_free_failures = 3,
+                           .address_free_failures = 10,
+                           .base_delay = 1s,
+                           .max_delay = 8s,
+                           .forget_after = 1h,
+                           .max_in_flight_per_address = 8,
                            .max_keys = 1000},
                           clock_};
 };
@@ -73,7 +78,8 @@ TEST_F(ThrottleTest, FreeFailuresThenDoublingDelaysUpToTheCap) {
 
 TEST_F(ThrottleTest, LockIsPerAccountAndExpires) {
   for (int i = 0; i < 4; ++i) Attempt("acct", "1.2.3.4", false);
-  EXPECT_EQ(throttle_.Begin("acct", "5.6.7.8"), Duration(1s)) << "the account is locked from anywhere";
+  EXPECT_EQ(throttle_.Begin("acct", "5.6.7.8"), Duration(1s))
+      << "the account is locked from anywhere";
   EXPECT_EQ(Wait("other", "1.2.3.4"), Duration::zero());
   clock_.Advance(1s);
   EXPECT_EQ(Wait("acct", "1.2.3.4"), Duration::zero());
@@ -85,15 +91,18 @@ TEST_F(ThrottleTest, OneAttemptPerAccountInFlight) {
   EXPECT_EQ(Wait("other", "1.2.3.4"), Duration::zero());
   throttle_.Finish("acct", "1.2.3.4", false);
   EXPECT_EQ(Wait("acct", "1.2.3.4"), Duration::zero());
-  for (int i = 0; i < 8; ++i) ASSERT_EQ(throttle_.Begin("a" + std::to_string(i), "9.9.9.9"), Duration::zero());
-  EXPECT_GT(throttle_.Begin("a8", "9.9.9.9"), Duration::zero()) << "an address has a few in flight at most";
+  for (int i = 0; i < 8; ++i)
+    ASSERT_EQ(throttle_.Begin("a" + std::to_string(i), "9.9.9.9"), Duration::zero());
+  EXPECT_GT(throttle_.Begin("a8", "9.9.9.9"), Duration::zero())
+      << "an address has a few in flight at most";
   for (int i = 0; i < 8; ++i) throttle_.Finish("a" + std::to_string(i), "9.9.9.9", true);
   EXPECT_EQ(Wait("a8", "9.9.9.9"), Duration::zero());
 }
 
 TEST_F(ThrottleTest, SuccessClearsTheAccountButNotTheAddress) {
   for (int i = 0; i < 12; ++i) Attempt("acct-" + std::to_string(i), "1.2.3.4", false);
-  EXPECT_GT(throttle_.Begin("fresh", "1.2.3.4"), Duration::zero()) << "address past its 10 free failures";
+  EXPECT_GT(throttle_.Begin("fresh", "1.2.3.4"), Duration::zero())
+      << "address past its 10 free failures";
   for (int i = 0; i < 3; ++i) Attempt("mine", "9.9.9.9", false);
   Attempt("mine", "9.9.9.9", true);
   Attempt("mine", "9.9.9.9", false);
@@ -118,9 +127,11 @@ TEST_F(ThrottleTest, AddressOnlyFailuresForSignUps) {
 
 TEST_F(ThrottleTest, MemoryIsBoundedAndTheMostFailedKeysSurvive) {
   for (int i = 0; i < 6; ++i) Attempt("target", "t-" + std::to_string(i), false);
-  for (int i = 0; i < 5000; ++i) Attempt("acct-" + std::to_string(i), "addr-" + std::to_string(i), false);
+  for (int i = 0; i < 5000; ++i)
+    Attempt("acct-" + std::to_string(i), "addr-" + std::to_string(i), false);
   EXPECT_LE(throttle_.TrackedKeys(), 2000u);
-  EXPECT_GT(throttle_.Begin("target", "elsewhere"), Duration::zero()) << "the attacked account kept its lock";
+  EXPECT_GT(throttle_.Begin("target", "elsewhere"), Duration::zero())
+      << "the attacked account kept its lock";
 }
 
 // ---- UserCache ------------------------------------------------------------------------------
@@ -205,7 +216,8 @@ TEST(SigningKeysTest, CreatedOnceWithMode0600AndPublishedBeforeItSigns) {
   ASSERT_TRUE(jwks);
   EXPECT_EQ(jwks->size(), 2u) << "the new key is published at once";
   EXPECT_TRUE(jwks->count(rotated->kid));
-  EXPECT_EQ((*keys)->Current().first, first) << "but signs only once services could have fetched it";
+  EXPECT_EQ((*keys)->Current().first, first)
+      << "but signs only once services could have fetched it";
   clock.Advance(60s);
   EXPECT_EQ((*keys)->Current().first, rotated->kid);
   EXPECT_TRUE((*keys)->Resolve(first)) << "the replaced key verifies while its tokens live";
@@ -250,7 +262,8 @@ TEST(SigningKeysTest, BackToBackRotationsActivateInOrder) {
   auto stored = ReadSigningKeyFile(file);
   ASSERT_TRUE(stored);
   ASSERT_EQ(stored->keys.size(), 3u);
-  EXPECT_EQ(stored->Active(kT0 + 61s).kid, third->kid) << "the later rotation wins once both are due";
+  EXPECT_EQ(stored->Active(kT0 + 61s).kid, third->kid)
+      << "the later rotation wins once both are due";
 }
 
 TEST(SigningKeysTest, CorruptOrOpenFileIsRefused) {
@@ -279,18 +292,23 @@ class PiiTest : public ::testing::Test {
 
 TEST_F(PiiTest, PersonalFieldsOfEventsAreSealedAndOpenAgain) {
   const std::vector<std::pair<std::string, json::value>> cases = {
-      {"UserRegistered", json::object{{"user_id", "u1"}, {"email", "ada@example.com"}, {"name", "Ada"},
+      {"UserRegistered", json::object{{"user_id", "u1"},
+                                      {"email", "ada@example.com"},
+                                      {"name", "Ada"},
                                       {"password_hash", "$argon2id$x"}}},
       {"EmailChanged", json::object{{"email", "ada@newmail.io"}}},
       {"PhoneChanged", json::object{{"phone", "+441234567890"}}},
-      {"AddressAdded", json::object{{"address", json::object{{"id", "a1"}, {"line1", "12 Secret Lane"},
-                                                              {"city", "London"}, {"country", "GB"}}}}},
+      {"AddressAdded", json::object{{"address", json::object{{"id", "a1"},
+                                                             {"line1", "12 Secret Lane"},
+                                                             {"city", "London"},
+                                                             {"country", "GB"}}}}},
   };
   for (const auto& [type, data] : cases) {
     auto sealed = SealEventData(*vault_, "u1", type, data);
     ASSERT_TRUE(sealed) << type;
     const std::string text = json::serialize(*sealed);
-    for (const char* secret : {"ada@example.com", "ada@newmail.io", "+441234567890", "Secret Lane"}) {
+    for (const char* secret :
+         {"ada@example.com", "ada@newmail.io", "+441234567890", "Secret Lane"}) {
       EXPECT_EQ(text.find(secret), std::string::npos) << type << " leaks " << secret;
     }
     auto opened = OpenEventData(*vault_, "u1", type, *sealed);
@@ -299,9 +317,11 @@ TEST_F(PiiTest, PersonalFieldsOfEventsAreSealedAndOpenAgain) {
     EXPECT_FALSE(OpenEventData(*vault_, "u2", type, *sealed)) << type << ": bound to its stream";
   }
   json::value name = json::object{{"name", "Ada"}};
-  EXPECT_EQ(*SealEventData(*vault_, "u1", "NameChanged", name), name) << "no personal field: unchanged";
+  EXPECT_EQ(*SealEventData(*vault_, "u1", "NameChanged", name), name)
+      << "no personal field: unchanged";
   json::value removed = json::object{{"phone", ""}};
-  EXPECT_EQ(*OpenEventData(*vault_, "u1", "PhoneChanged", *SealEventData(*vault_, "u1", "PhoneChanged", removed)),
+  EXPECT_EQ(*OpenEventData(*vault_, "u1", "PhoneChanged",
+                           *SealEventData(*vault_, "u1", "PhoneChanged", removed)),
             removed);
 }
 
@@ -329,7 +349,8 @@ TEST_F(PiiTest, RotationIsPickedUpAndOldValuesStillOpen) {
   ASSERT_TRUE(opened);
   EXPECT_EQ(opened->plaintext, "ada@example.com");
   EXPECT_TRUE(opened->needs_reencrypt);
-  EXPECT_FALSE(vault_->Open(*vault_->Seal("x", "users.email:u1"), "users.email:u1")->needs_reencrypt);
+  EXPECT_FALSE(
+      vault_->Open(*vault_->Seal("x", "users.email:u1"), "users.email:u1")->needs_reencrypt);
   EXPECT_EQ(*vault_->EmailIndex("ada@example.com"), *vault_->EmailIndex("ada@example.com"))
       << "the blind index survives a rotation";
 }
@@ -348,8 +369,8 @@ class StoreTest : public ::testing::Test {
     ASSERT_TRUE(mercato::storage::ApplyMigrations(*db_, AllMigrations()));
     repo_ = std::make_unique<UserRepository>(*vault_, 5);
   }
-  Result<domain::User> RegisterUser(const std::string& id, const std::string& email, WallTime at = kT0,
-                                    bool publish = false) {
+  Result<domain::User> RegisterUser(const std::string& id, const std::string& email,
+                                    WallTime at = kT0, bool publish = false) {
     auto events = domain::Register(id, email, "Ada", "$argon2id$v=19$m=1024,t=1,p=1$x$y", at);
     if (!events) return events.error();
     return db_->TransactBlocking([&](Connection& tx) {
@@ -359,7 +380,8 @@ class StoreTest : public ::testing::Test {
   Result<domain::User> Rename(const domain::User& user, const std::string& name, WallTime at) {
     auto events = user.ChangeName(name, at);
     if (!events) return events.error();
-    return db_->TransactBlocking([&](Connection& tx) { return repo_->Save(tx, user, *events, at, {}); });
+    return db_->TransactBlocking(
+        [&](Connection& tx) { return repo_->Save(tx, user, *events, at, {}); });
   }
   int64_t Count(const std::string& sql) {
     auto rows = db_->ReadBlocking([&](Connection& c) { return c.Query(sql); });
@@ -409,7 +431,8 @@ TEST_F(StoreTest, ExpiredGarbageAndLoggedOutTokensAreInvalid) {
 
   auto other = db_->TransactBlocking([](Connection& tx) { return StartFamily(tx, "u2", kT0, 1h); });
   ASSERT_TRUE(other);
-  auto revoked = db_->TransactBlocking([&](Connection& tx) { return RevokeFamilyOf(tx, *other, kT0, "logout"); });
+  auto revoked = db_->TransactBlocking(
+      [&](Connection& tx) { return RevokeFamilyOf(tx, *other, kT0, "logout"); });
   ASSERT_TRUE(revoked);
   EXPECT_TRUE(*revoked);
   EXPECT_EQ(at(*other, kT0 + 1min), RotateStatus::kInvalid);
@@ -429,7 +452,8 @@ TEST_F(StoreTest, ReadModelFollowsTheEventsAndHoldsNoPlaintext) {
     return repo_->Save(tx, *user, *events, kT0 + 1s, {});
   });
   ASSERT_TRUE(phoned);
-  auto found = db_->ReadBlocking([&](Connection& c) { return repo_->FindByEmail(c, "ada@example.com"); });
+  auto found =
+      db_->ReadBlocking([&](Connection& c) { return repo_->FindByEmail(c, "ada@example.com"); });
   ASSERT_TRUE(found);
   ASSERT_TRUE(*found);
   EXPECT_EQ((*found)->id, "u1");
@@ -444,7 +468,8 @@ TEST_F(StoreTest, ReadModelFollowsTheEventsAndHoldsNoPlaintext) {
   ASSERT_GT(bytes.size(), 0u);
   EXPECT_EQ(bytes.find("ada@example.com"), std::string::npos);
   EXPECT_EQ(bytes.find("+441234567890"), std::string::npos);
-  EXPECT_NE(bytes.find("Ada"), std::string::npos) << "the name is not encrypted: the scan itself works";
+  EXPECT_NE(bytes.find("Ada"), std::string::npos)
+      << "the name is not encrypted: the scan itself works";
 }
 
 TEST_F(StoreTest, DuplicateEmailAndStaleVersionAreRefused) {
@@ -476,10 +501,12 @@ TEST_F(StoreTest, SnapshotsReplayAndTemporalQueriesAgree) {
   auto loaded = db_->ReadBlocking([&](Connection& c) { return repo_->Load(c, "u1"); });
   ASSERT_TRUE(loaded);
   EXPECT_EQ(*loaded, current) << "snapshot + tail == the whole replay";
-  auto then = db_->ReadBlocking([&](Connection& c) { return repo_->LoadAsOf(c, "u1", kT0 + 3500ms); });
+  auto then =
+      db_->ReadBlocking([&](Connection& c) { return repo_->LoadAsOf(c, "u1", kT0 + 3500ms); });
   ASSERT_TRUE(then);
   EXPECT_EQ(then->name(), "Name 3");
-  auto before = db_->ReadBlocking([&](Connection& c) { return repo_->LoadAsOf(c, "u1", kT0 - 1s); });
+  auto before =
+      db_->ReadBlocking([&](Connection& c) { return repo_->LoadAsOf(c, "u1", kT0 - 1s); });
   ASSERT_FALSE(before);
   EXPECT_EQ(before.error().code, ErrorCode::kNotFound);
 }
@@ -487,14 +514,16 @@ TEST_F(StoreTest, SnapshotsReplayAndTemporalQueriesAgree) {
 TEST_F(StoreTest, IntegrationEventsCarryNoPersonalData) {
   ASSERT_TRUE(RegisterUser("u1", "ada@example.com", kT0, true));
   EXPECT_EQ(Count("SELECT count(*) FROM mercato_outbox"), 1);
-  auto payload = db_->ReadBlocking([](Connection& c) { return c.Query("SELECT payload FROM mercato_outbox"); });
+  auto payload = db_->ReadBlocking(
+      [](Connection& c) { return c.Query("SELECT payload FROM mercato_outbox"); });
   ASSERT_TRUE(payload);
   const std::string text = payload->rows[0].String(0);
   EXPECT_NE(text.find("mercato.identity.UserRegistered"), std::string::npos);
   EXPECT_EQ(text.find("ada@example.com"), std::string::npos);
   EXPECT_EQ(text.find("argon2"), std::string::npos);
   ASSERT_TRUE(RegisterUser("u2", "bob@example.com", kT0, false));
-  EXPECT_EQ(Count("SELECT count(*) FROM mercato_outbox"), 1) << "no broker configured: no outbox rows";
+  EXPECT_EQ(Count("SELECT count(*) FROM mercato_outbox"), 1)
+      << "no broker configured: no outbox rows";
 }
 
 TEST_F(StoreTest, ReadModelRebuildsFromTheEventStore) {

@@ -1239,7 +1239,8 @@ TEST(IdentityKeys, RotationPublishesTheNewKeyFirstAndOldTokensKeepWorking) {
   const std::string log = identity.data_dir() + "/rotate.log";
   auto rotate = testing::ChildProcess::Start(
       testing::BinaryPath("identity"),
-      {"rotate-signing-key", "--data-dir", DataDir(identity), "--key-activation-delay", "3s"}, {}, log);
+      {"rotate-signing-key", "--data-dir", DataDir(identity), "--key-activation-delay", "3s"}, {},
+      log);
   ASSERT_EQ(rotate.Wait(60s), 0) << ReadFileBytes(log);
   const auto rotated_at = std::chrono::steady_clock::now();
   EXPECT_EQ(FileMode(SecretsDir(identity) + "/jwt-keys.json"), 0600u);
@@ -1254,8 +1255,10 @@ TEST(IdentityKeys, RotationPublishesTheNewKeyFirstAndOldTokensKeepWorking) {
   EXPECT_TRUE(HasString(kids, old_kid));
   EXPECT_TRUE(HasString(kids, new_kid));
   auto early = Login(identity.port(), user);
-  if (std::chrono::steady_clock::now() - rotated_at < 2500ms) {  // skip the check on a very slow run
-    EXPECT_EQ(Str(JwtPart(early.access, 0), "kid"), old_kid) << "signed with the new key before its activation";
+  if (std::chrono::steady_clock::now() - rotated_at <
+      2500ms) {  // skip the check on a very slow run
+    EXPECT_EQ(Str(JwtPart(early.access, 0), "kid"), old_kid)
+        << "signed with the new key before its activation";
   }
 
   std::string latest_kid;
@@ -1324,12 +1327,12 @@ TEST(IdentityProcess, RestartKeepsUsersTokensAndKeys) {
   EXPECT_EQ(Str(Me(identity.port(), tokens.access), "name"), "After Crash");
 }
 
-
 // --- found in review: authorization follows the caller's current state ------------------------
 
 namespace review {
 
-Response SetRolesCall(uint16_t port, const std::string& id, boost::json::array roles, const std::string& token) {
+Response SetRolesCall(uint16_t port, const std::string& id, boost::json::array roles,
+                      const std::string& token) {
   return PostJson(port, "/users/" + id + "/roles", boost::json::object{{"roles", std::move(roles)}},
                   {BearerHeader(token)});
 }
@@ -1352,18 +1355,21 @@ TEST(IdentityAuthz, StaleAdminTokensLoseTheirPowerAtOnce) {
 
   // Demoted: the token still says admin, the stored roles do not.
   ASSERT_EQ(review::SetRolesCall(port, bee.id, {"customer"}, root.access)->status, 200);
-  EXPECT_TRUE(IsProblem(GetWith(port, "/users/" + bee.id + "/events", bee_admin.access), 403, {"permission-denied"}));
-  EXPECT_TRUE(IsProblem(review::SetRolesCall(port, bee.id, {"admin"}, bee_admin.access), 403, {"permission-denied"}))
+  EXPECT_TRUE(IsProblem(GetWith(port, "/users/" + bee.id + "/events", bee_admin.access), 403,
+                        {"permission-denied"}));
+  EXPECT_TRUE(IsProblem(review::SetRolesCall(port, bee.id, {"admin"}, bee_admin.access), 403,
+                        {"permission-denied"}))
       << "a demoted admin must not re-grant themselves";
 
   // Deactivated: nothing works with the old token, not even reading oneself.
   ASSERT_EQ(review::SetRolesCall(port, bee.id, {"admin"}, root.access)->status, 200);
   auto bee_again = Login(port, bee);
   ASSERT_EQ(review::AdminPost(port, "/users/" + bee.id + "/deactivate", root.access)->status, 200);
-  EXPECT_TRUE(IsProblem(review::AdminPost(port, "/users/" + bee.id + "/activate", bee_again.access), 403,
-                        {"permission-denied"}))
+  EXPECT_TRUE(IsProblem(review::AdminPost(port, "/users/" + bee.id + "/activate", bee_again.access),
+                        403, {"permission-denied"}))
       << "a deactivated admin must not reactivate themselves";
-  EXPECT_TRUE(IsProblem(GetWith(port, "/users/" + bee.id, bee_again.access), 403, {"permission-denied"}));
+  EXPECT_TRUE(
+      IsProblem(GetWith(port, "/users/" + bee.id, bee_again.access), 403, {"permission-denied"}));
   EXPECT_TRUE(IsProblem(GetWith(port, "/users/me", bee_again.access), 403, {"permission-denied"}));
 }
 
@@ -1380,17 +1386,23 @@ TEST(IdentityAuthz, RacingAdminsCannotRemoveTheLastAdmin) {
     ASSERT_EQ(review::SetRolesCall(port, bee.id, {"admin"}, root.access)->status, 200);
     auto bee_tokens = Login(port, bee);
     Response a = Error{ErrorCode::kInternal, "not run"}, b = Error{ErrorCode::kInternal, "not run"};
-    std::thread one([&] { a = review::AdminPost(port, "/users/" + bee.id + "/deactivate", root.access); });
-    std::thread two([&] { b = review::AdminPost(port, "/users/" + root_id + "/deactivate", bee_tokens.access); });
+    std::thread one(
+        [&] { a = review::AdminPost(port, "/users/" + bee.id + "/deactivate", root.access); });
+    std::thread two([&] {
+      b = review::AdminPost(port, "/users/" + root_id + "/deactivate", bee_tokens.access);
+    });
     one.join();
     two.join();
     ASSERT_TRUE(a && b);
-    EXPECT_FALSE(a->status == 200 && b->status == 200) << "both admins deactivated each other: " << a->body << " / " << b->body;
+    EXPECT_FALSE(a->status == 200 && b->status == 200)
+        << "both admins deactivated each other: " << a->body << " / " << b->body;
     EXPECT_TRUE(a->status == 200 || b->status == 200) << a->body << " / " << b->body;
     // Back to root as the only admin for the next round: whoever is left restores the other,
     // then root retires the racer.
     if (b->status == 200) {
-      ASSERT_EQ(review::AdminPost(port, "/users/" + root_id + "/activate", bee_tokens.access)->status, 200);
+      ASSERT_EQ(
+          review::AdminPost(port, "/users/" + root_id + "/activate", bee_tokens.access)->status,
+          200);
       root = Login(port, root_user);
     }
     ASSERT_EQ(review::SetRolesCall(port, bee.id, {"customer"}, root.access)->status, 200);
@@ -1400,7 +1412,9 @@ TEST(IdentityAuthz, RacingAdminsCannotRemoveTheLastAdmin) {
 // --- found in review: throttling holds under parallel requests ---------------------------------
 
 TEST(IdentityThrottling, ParallelGuessesCannotRacePastTheCount) {
-  auto identity = StartIdentity({"--login-free-failures", "5", "--ip-free-failures", "100000", "--login-delay-base", "20s"}, {}, 8192);
+  auto identity = StartIdentity(
+      {"--login-free-failures", "5", "--ip-free-failures", "100000", "--login-delay-base", "20s"},
+      {}, 8192);
   auto user = RegisterUser(identity.port(), UniqueEmail("parallel"), "Parallel");
   constexpr int kParallel = 24;
   std::vector<int> statuses(kParallel, 0);
@@ -1437,13 +1451,15 @@ TEST(IdentityThrottling, SignUpsThatHitTakenEmailsAreThrottledPerAddress) {
 }
 
 TEST(IdentityThrottling, CurrentPasswordGuessesAreThrottled) {
-  auto identity = StartIdentity({"--login-free-failures", "3", "--ip-free-failures", "100000", "--login-delay-base", "20s"});
+  auto identity = StartIdentity(
+      {"--login-free-failures", "3", "--ip-free-failures", "100000", "--login-delay-base", "20s"});
   auto user = RegisterUser(identity.port(), UniqueEmail("oracle"), "Oracle");
   auto tokens = Login(identity.port(), user);
   int wrong = 0, throttled = 0;
   for (int i = 0; i < 10; ++i) {
     auto r = SendJson(identity.port(), "PATCH", "/users/me",
-                      boost::json::object{{"email", UniqueEmail("new")}, {"current_password", "Guess-" + std::to_string(i)}},
+                      boost::json::object{{"email", UniqueEmail("new")},
+                                          {"current_password", "Guess-" + std::to_string(i)}},
                       {BearerHeader(tokens.access)});
     ASSERT_TRUE(r);
     wrong += r->status == 401;
@@ -1468,9 +1484,10 @@ TEST(IdentityProcess, BootstrapFindsTheAdminByIdAfterAnEmailChange) {
   auto admin = Login(identity.port(), admin_user);
   EXPECT_EQ(Str(Me(identity.port(), admin.access), "id"), admin_id);
   const std::string new_email = UniqueEmail("renamed-admin");
-  auto changed = SendJson(identity.port(), "PATCH", "/users/me",
-                          boost::json::object{{"email", new_email}, {"current_password", admin_user.password}},
-                          {BearerHeader(admin.access)});
+  auto changed =
+      SendJson(identity.port(), "PATCH", "/users/me",
+               boost::json::object{{"email", new_email}, {"current_password", admin_user.password}},
+               {BearerHeader(admin.access)});
   ASSERT_TRUE(changed);
   ASSERT_EQ(changed->status, 200) << changed->body;
 

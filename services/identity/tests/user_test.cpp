@@ -100,8 +100,8 @@ TEST(User, NormalizeEmailTrimsAndLowerCasesBothParts) {
 
 TEST(User, ParseEmailValidatesShape) {
   EXPECT_EQ(ParseEmail(" A@B.io ").value(), "a@b.io");
-  for (std::string_view bad : {"", "ab.io", "a@@b.io", "a@b@c.io", "@b.io", "a@", "a@bio",
-                               "a@.io", "a@b.", "a b@c.io", "a@b\x01.io"}) {
+  for (std::string_view bad : {"", "ab.io", "a@@b.io", "a@b@c.io", "@b.io", "a@", "a@bio", "a@.io",
+                               "a@b.", "a b@c.io", "a@b\x01.io"}) {
     auto parsed = ParseEmail(bad);
     ASSERT_FALSE(parsed) << bad;
     EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument) << bad;
@@ -145,12 +145,12 @@ TEST(User, ChangePhoneAcceptsE164AndClears) {
   ApplyAll(user, *events);
   EXPECT_EQ(user.phone(), "+442071838750");
 
-  for (std::string_view bad : {"442071838750", "+1234567", "+1234567890123456", "+44 20 7183",
-                               "+44a071838750"}) {
+  for (std::string_view bad :
+       {"442071838750", "+1234567", "+1234567890123456", "+44 20 7183", "+44a071838750"}) {
     ExpectInvalid(user.ChangePhone(bad, At(2)), "phone");
   }
-  EXPECT_TRUE(user.ChangePhone("+12345678", At(2)));          // 8 digits
-  EXPECT_TRUE(user.ChangePhone("+123456789012345", At(2)));   // 15 digits
+  EXPECT_TRUE(user.ChangePhone("+12345678", At(2)));         // 8 digits
+  EXPECT_TRUE(user.ChangePhone("+123456789012345", At(2)));  // 15 digits
 
   auto cleared = user.ChangePhone("", At(3));
   ASSERT_TRUE(cleared);
@@ -325,7 +325,8 @@ UserEvents LongHistory(User* final_state) {
   auto [user, history] = RegisteredUser();
   for (int i = 1; i <= 60; ++i) {
     Commit(user, history, user.ChangeName("Name " + std::to_string(i), At(i)));
-    if (i % 5 == 0) Commit(user, history, user.AddAddress(HomeAddress("a" + std::to_string(i)), At(i)));
+    if (i % 5 == 0)
+      Commit(user, history, user.AddAddress(HomeAddress("a" + std::to_string(i)), At(i)));
     if (i % 10 == 0) Commit(user, history, user.RemoveAddress("a" + std::to_string(i - 5), At(i)));
     if (i % 7 == 0) Commit(user, history, user.ChangePreferences(json::object{{"i", i}}, At(i)));
     if (i % 11 == 0) Commit(user, history, user.Deactivate(At(i)));
@@ -429,16 +430,17 @@ TEST(User, ApplyRejectsMalformedStreams) {
   };
   const UserEvent rename = MakeEvent(NameChanged{"Ada"}, At(1));
 
-  expect_internal({rename});                                      // before UserRegistered
-  expect_internal({registered[0], registered[0]});                 // registered twice
+  expect_internal({rename});                        // before UserRegistered
+  expect_internal({registered[0], registered[0]});  // registered twice
   expect_internal({registered[0], {"UserDeleted", json::object{}, At(1)}});  // unknown type
   expect_internal({registered[0], {"NameChanged", json::object{{"name", 42}}, At(1)}});
   expect_internal({registered[0], {"NameChanged", json::array{}, At(1)}});
-  expect_internal({registered[0], {"RolesChanged", json::object{{"roles", json::array{"x"}}}, At(1)}});
+  expect_internal(
+      {registered[0], {"RolesChanged", json::object{{"roles", json::array{"x"}}}, At(1)}});
   expect_internal({registered[0], MakeEvent(AddressRemoved{"nope"}, At(1))});
   expect_internal({registered[0], MakeEvent(UserActivated{}, At(1))});  // already active
   expect_internal({registered[0], MakeEvent(AddressAdded{HomeAddress()}, At(1)),
-                   MakeEvent(AddressAdded{HomeAddress()}, At(2))});     // duplicate address id
+                   MakeEvent(AddressAdded{HomeAddress()}, At(2))});  // duplicate address id
   EXPECT_THROW(Replay({rename}), std::logic_error);
 }
 

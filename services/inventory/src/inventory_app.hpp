@@ -3,7 +3,8 @@
 // §6; services/inventory/README.md lists every endpoint). Products become known from catalog's
 // ProductCreated / ProductDeleted events. A sweeper expires reservations whose TTL passed.
 //
-//   inventory::InventoryApp app(service);   // opens data-dir/inventory.db, routes, consumer, sweeper
+//   inventory::InventoryApp app(service);   // opens data-dir/inventory.db, routes, consumer,
+//   sweeper
 #pragma once
 
 #include <memory>
@@ -44,7 +45,8 @@ class InventoryApp {
   // The verified caller when they hold one of `roles`; the problem to answer otherwise.
   // (A span of a named array: a braced list or initializer_list argument to a coroutine trips
   // GCC 12.)
-  Task<Result<security::VerifiedToken>> Require(http::RequestContext& ctx, std::span<const std::string_view> roles);
+  Task<Result<security::VerifiedToken>> Require(http::RequestContext& ctx,
+                                                std::span<const std::string_view> roles);
   // An admin, or a service whose client id is in --reservation-clients (the orders service):
   // any other service's token may not take or settle reservations.
   Task<Result<security::VerifiedToken>> RequireReservationCaller(http::RequestContext& ctx);

@@ -3,8 +3,8 @@
 // its outbox events commit together. The database enforces available + reserved + sold =
 // received on every stock row; these functions keep reservations consistent with the rows.
 //
-//   auto outcome = store.Reserve(tx, {.order_id = "o1", .items = {{"p1", 2}}, .ttl = 15min}, now, trace);
-//   if (outcome->kind == ReserveOutcome::kShort) → 409 naming outcome->shortages
+//   auto outcome = store.Reserve(tx, {.order_id = "o1", .items = {{"p1", 2}}, .ttl = 15min}, now,
+//   trace); if (outcome->kind == ReserveOutcome::kShort) → 409 naming outcome->shortages
 //   store.Commit(tx, outcome->reservation.id, now, trace);      // RESERVED → COMMITTED
 #pragma once
 
@@ -123,15 +123,17 @@ class StockStore {
   explicit StockStore(Options options) : options_(options) {}
 
   // Products, as catalog announces them (idempotent).
-  Result<void> UpsertProduct(Connection& tx, std::string_view id, std::string_view sku, std::string_view name,
-                             WallTime now);
+  Result<void> UpsertProduct(Connection& tx, std::string_view id, std::string_view sku,
+                             std::string_view name, WallTime now);
   Result<void> DeleteProduct(Connection& tx, std::string_view id, WallTime now);
   // not_found for an unknown or deleted product.
   Result<void> RequireProduct(Connection& c, std::string_view id);
-  Result<void> SetLowStockThreshold(Connection& tx, std::string_view product_id, std::int64_t threshold);
+  Result<void> SetLowStockThreshold(Connection& tx, std::string_view product_id,
+                                    std::int64_t threshold);
 
   // already_exists for a taken id.
-  Result<Warehouse> CreateWarehouse(Connection& tx, std::string_view id, std::string_view name, WallTime now);
+  Result<Warehouse> CreateWarehouse(Connection& tx, std::string_view id, std::string_view name,
+                                    WallTime now);
   Result<std::vector<Warehouse>> ListWarehouses(Connection& c);
 
   // Adds received units to a product in a warehouse (both must exist: not_found otherwise).
@@ -141,8 +143,9 @@ class StockStore {
     StockLevel level;
     bool repeated = false;
   };
-  Result<Received> Receive(Connection& tx, std::string_view product_id, std::string_view warehouse_id,
-                           std::int64_t quantity, WallTime now, const std::optional<obs::TraceContext>& trace,
+  Result<Received> Receive(Connection& tx, std::string_view product_id,
+                           std::string_view warehouse_id, std::int64_t quantity, WallTime now,
+                           const std::optional<obs::TraceContext>& trace,
                            std::string_view idempotency_key = {});
   // not_found for an unknown product.
   Result<StockLevel> GetStock(Connection& c, std::string_view product_id);
@@ -168,14 +171,15 @@ class StockStore {
 
  private:
   Result<Reservation> Load(Connection& c, std::string_view id);
-  Result<void> Move(Connection& tx, const Reservation& r, std::string_view from_column, std::string_view to_column);
+  Result<void> Move(Connection& tx, const Reservation& r, std::string_view from_column,
+                    std::string_view to_column);
   Result<void> SetStatus(Connection& tx, Reservation& r, Status status, WallTime now);
   // One transition: the units move between two columns, the status changes, the event is queued.
-  Result<void> Settle(Connection& tx, Reservation& r, std::string_view from_column, std::string_view to_column,
-                      Status status, std::string_view event_type, WallTime now,
-                      const std::optional<obs::TraceContext>& trace);
-  Result<void> Publish(Connection& tx, std::string_view type, std::string subject, boost::json::object data,
-                       const std::optional<obs::TraceContext>& trace);
+  Result<void> Settle(Connection& tx, Reservation& r, std::string_view from_column,
+                      std::string_view to_column, Status status, std::string_view event_type,
+                      WallTime now, const std::optional<obs::TraceContext>& trace);
+  Result<void> Publish(Connection& tx, std::string_view type, std::string subject,
+                       boost::json::object data, const std::optional<obs::TraceContext>& trace);
   Result<std::int64_t> Available(Connection& c, std::string_view product_id);
   Result<void> MaybeStockLow(Connection& tx, std::string_view product_id, std::int64_t before,
                              const std::optional<obs::TraceContext>& trace);

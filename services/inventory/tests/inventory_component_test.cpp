@@ -52,11 +52,13 @@ std::int64_t Int(const json::object& o, std::string_view key) {
 
 ::testing::AssertionResult IsProblem(const Response& r, int status) {
   if (!r) return ::testing::AssertionFailure() << "request failed: " << r.error().message;
-  if (r->status != status) return ::testing::AssertionFailure() << "status " << r->status << ": " << r->body;
+  if (r->status != status)
+    return ::testing::AssertionFailure() << "status " << r->status << ": " << r->body;
   if (r->Header("Content-Type").find("application/problem+json") == std::string::npos) {
     return ::testing::AssertionFailure() << "not problem+json: " << r->Header("Content-Type");
   }
-  if (Int(Body(r), "status") != status) return ::testing::AssertionFailure() << "body status: " << r->body;
+  if (Int(Body(r), "status") != status)
+    return ::testing::AssertionFailure() << "body status: " << r->body;
   return ::testing::AssertionSuccess();
 }
 
@@ -65,27 +67,35 @@ class Inventory : public ::testing::Test {
   static void SetUpTestSuite() {
     nats_ = new testing::NatsServer();
     identity_ = new ServiceProcess(ServiceProcess::Start(
-        "identity", {"--nats-url=", "--password-memory-kib", "1024", "--password-iterations", "1"}, 60s));
-    const std::string jwks = "http://127.0.0.1:" + std::to_string(identity_->port()) + "/.well-known/jwks.json";
-    inventory_ = new ServiceProcess(ServiceProcess::Start(
-        "inventory", {"--nats-url", nats_->url(), "--jwks-url", jwks, "--sweep-interval", "100ms",
-                      "--outbox-poll", "200ms", "--low-stock-threshold", "3"},
+        "identity", {"--nats-url=", "--password-memory-kib", "1024", "--password-iterations", "1"},
         60s));
+    const std::string jwks =
+        "http://127.0.0.1:" + std::to_string(identity_->port()) + "/.well-known/jwks.json";
+    inventory_ = new ServiceProcess(
+        ServiceProcess::Start("inventory",
+                              {"--nats-url", nats_->url(), "--jwks-url", jwks, "--sweep-interval",
+                               "100ms", "--outbox-poll", "200ms", "--low-stock-threshold", "3"},
+                              60s));
     const std::string secrets = identity_->data_dir() + "/data/secrets";
-    admin_ = Token("/auth/login", json::serialize(ReadJsonFile(secrets + "/admin.json")), "application/json");
+    admin_ = Token("/auth/login", json::serialize(ReadJsonFile(secrets + "/admin.json")),
+                   "application/json");
     auto orders = ReadJsonFile(secrets + "/clients/orders.json");
     service_ = Token("/oauth/token",
-                     "grant_type=client_credentials&client_id=orders&client_secret=" + Str(orders, "client_secret"),
+                     "grant_type=client_credentials&client_id=orders&client_secret=" +
+                         Str(orders, "client_secret"),
                      "application/x-www-form-urlencoded");
-    auto registered = testing::Request(identity_->port(), "POST", "/auth/register",
-                                       R"({"email":"shopper@example.com","password":"Quokka-Lantern-Orbit-47","name":"Shopper"})",
-                                       {{"Content-Type", "application/json"}});
+    auto registered = testing::Request(
+        identity_->port(), "POST", "/auth/register",
+        R"({"email":"shopper@example.com","password":"Quokka-Lantern-Orbit-47","name":"Shopper"})",
+        {{"Content-Type", "application/json"}});
     if (!registered || registered->status != 201) throw std::runtime_error("register failed");
-    customer_ = Token("/auth/login", R"({"email":"shopper@example.com","password":"Quokka-Lantern-Orbit-47"})",
+    customer_ = Token("/auth/login",
+                      R"({"email":"shopper@example.com","password":"Quokka-Lantern-Orbit-47"})",
                       "application/json");
     auto w1 = Post("/warehouses", R"({"id":"w1","name":"North"})", admin_);
     auto w2 = Post("/warehouses", R"({"id":"w2","name":"South"})", admin_);
-    if (!w1 || w1->status != 201 || !w2 || w2->status != 201) throw std::runtime_error("warehouses: " + (w1 ? w1->body : ""));
+    if (!w1 || w1->status != 201 || !w2 || w2->status != 201)
+      throw std::runtime_error("warehouses: " + (w1 ? w1->body : ""));
   }
   static void TearDownTestSuite() {
     delete inventory_;
@@ -93,9 +103,11 @@ class Inventory : public ::testing::Test {
     delete nats_;
   }
 
-  static std::string Token(const std::string& path, const std::string& body, const std::string& type) {
+  static std::string Token(const std::string& path, const std::string& body,
+                           const std::string& type) {
     auto r = testing::Request(identity_->port(), "POST", path, body, {{"Content-Type", type}});
-    if (!r || r->status != 200) throw std::runtime_error(path + " failed: " + (r ? r->body : r.error().message));
+    if (!r || r->status != 200)
+      throw std::runtime_error(path + " failed: " + (r ? r->body : r.error().message));
     return Str(Body(r), "access_token");
   }
   static Response Post(const std::string& path, const std::string& body, const std::string& token,
@@ -125,22 +137,32 @@ class Inventory : public ::testing::Test {
                       {"categories", json::array{"test"}},
                       {"created_at", FormatRfc3339(Clock::Real().WallNow())}};
     auto event = messaging::MakeEvent("catalog", "ProductCreated", id, std::move(data));
-    auto published = (*broker)->Publish(event.subject_name(), event.id, messaging::Serialize(event));
+    auto published =
+        (*broker)->Publish(event.subject_name(), event.id, messaging::Serialize(event));
     if (!published) throw std::runtime_error(published.error().message);
-    if (!testing::WaitFor([&] { auto r = Get("/stock/" + id); return r && r->status == 200; }, 30s, 50ms)) {
+    if (!testing::WaitFor(
+            [&] {
+              auto r = Get("/stock/" + id);
+              return r && r->status == 200;
+            },
+            30s, 50ms)) {
       throw std::runtime_error("inventory never learned product " + id);
     }
     return id;
   }
   static void ReceiveUnits(const std::string& product, const std::string& warehouse, int quantity) {
-    auto r = Post("/stock/" + product + "/receipts",
-                  json::serialize(json::object{{"warehouse_id", warehouse}, {"quantity", quantity}}), admin_);
-    if (!r || r->status != 201) throw std::runtime_error("receipt: " + (r ? r->body : r.error().message));
+    auto r = Post(
+        "/stock/" + product + "/receipts",
+        json::serialize(json::object{{"warehouse_id", warehouse}, {"quantity", quantity}}), admin_);
+    if (!r || r->status != 201)
+      throw std::runtime_error("receipt: " + (r ? r->body : r.error().message));
   }
-  static std::string ReserveBody(const std::string& order, const std::string& product, int quantity, int ttl = 60) {
-    return json::serialize(json::object{{"order_id", order},
-                                        {"items", json::array{json::object{{"product_id", product}, {"quantity", quantity}}}},
-                                        {"ttl_seconds", ttl}});
+  static std::string ReserveBody(const std::string& order, const std::string& product, int quantity,
+                                 int ttl = 60) {
+    return json::serialize(json::object{
+        {"order_id", order},
+        {"items", json::array{json::object{{"product_id", product}, {"quantity", quantity}}}},
+        {"ttl_seconds", ttl}});
   }
   static json::object Stock(const std::string& product) { return Body(Get("/stock/" + product)); }
 
@@ -165,18 +187,24 @@ TEST_F(Inventory, ReceiptsShowPerWarehouseAndUnknownProductsAre404) {
   EXPECT_EQ(Int(stock, "sold"), 0);
   EXPECT_EQ(stock.at("warehouses").as_array().size(), 2u);
   EXPECT_TRUE(IsProblem(Get("/stock/no-such-product"), 404));
-  EXPECT_TRUE(IsProblem(Post("/stock/no-such-product/receipts", R"({"warehouse_id":"w1","quantity":1})", admin_), 404));
-  EXPECT_TRUE(IsProblem(Post("/stock/" + product + "/receipts", R"({"warehouse_id":"nowhere","quantity":1})", admin_), 404));
+  EXPECT_TRUE(IsProblem(
+      Post("/stock/no-such-product/receipts", R"({"warehouse_id":"w1","quantity":1})", admin_),
+      404));
+  EXPECT_TRUE(IsProblem(
+      Post("/stock/" + product + "/receipts", R"({"warehouse_id":"nowhere","quantity":1})", admin_),
+      404));
 }
 
 TEST_F(Inventory, ARetriedReceiptWithAnIdempotencyKeyIsCountedOnce) {
   auto product = NewProduct();
   auto post = [&](int quantity) {
-    return testing::Request(inventory_->port(), "POST", "/stock/" + product + "/receipts",
-                            json::serialize(json::object{{"warehouse_id", "w1"}, {"quantity", quantity}}),
-                            {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + admin_},
-                             {"Idempotency-Key", "receipt-" + product}},
-                            30s);
+    return testing::Request(
+        inventory_->port(), "POST", "/stock/" + product + "/receipts",
+        json::serialize(json::object{{"warehouse_id", "w1"}, {"quantity", quantity}}),
+        {{"Content-Type", "application/json"},
+         {"Authorization", "Bearer " + admin_},
+         {"Idempotency-Key", "receipt-" + product}},
+        30s);
   };
   auto first = post(8);
   auto retry = post(8);
@@ -195,7 +223,8 @@ TEST_F(Inventory, HundredConcurrentReservationsForTheLastTenUnits) {
   std::vector<std::thread> racers;
   for (int i = 0; i < 100; ++i) {
     racers.emplace_back([&, i] {
-      auto r = Post("/reservations", ReserveBody("race-" + product + "-" + std::to_string(i), product, 1), service_);
+      auto r = Post("/reservations",
+                    ReserveBody("race-" + product + "-" + std::to_string(i), product, 1), service_);
       if (r && r->status == 201) {
         ++created;
       } else if (IsProblem(r, 409)) {
@@ -244,7 +273,8 @@ TEST_F(Inventory, AOneSecondReservationIsReleasedBySweeper) {
   ASSERT_TRUE(testing::WaitFor([&] { return Int(Stock(product), "available") == 3; }, 10s, 100ms))
       << "the sweeper never released the expired reservation";
   EXPECT_EQ(Str(Body(Get("/reservations/" + id, service_)), "status"), "EXPIRED");
-  EXPECT_TRUE(IsProblem(Post("/reservations/" + id + "/commit", "", service_), 409)) << "too late to commit";
+  EXPECT_TRUE(IsProblem(Post("/reservations/" + id + "/commit", "", service_), 409))
+      << "too late to commit";
 }
 
 TEST_F(Inventory, CommitReleaseAndReturnMoveStockAndRepeatHarmlessly) {
@@ -266,8 +296,10 @@ TEST_F(Inventory, CommitReleaseAndReturnMoveStockAndRepeatHarmlessly) {
   auto stock = Stock(product);
   EXPECT_EQ(Int(stock, "sold"), 4);
   EXPECT_EQ(Int(stock, "available"), 6);
-  EXPECT_TRUE(IsProblem(Post("/reservations/" + idb + "/commit", "", service_), 409)) << "released cannot commit";
-  EXPECT_TRUE(IsProblem(Post("/reservations/" + ida, "", service_, "DELETE"), 409)) << "sold cannot be released";
+  EXPECT_TRUE(IsProblem(Post("/reservations/" + idb + "/commit", "", service_), 409))
+      << "released cannot commit";
+  EXPECT_TRUE(IsProblem(Post("/reservations/" + ida, "", service_, "DELETE"), 409))
+      << "sold cannot be released";
   auto returned = Post("/reservations/" + ida + "/return", "", admin_);
   ASSERT_TRUE(returned);
   EXPECT_EQ(returned->status, 200) << returned->body;
@@ -279,20 +311,31 @@ TEST_F(Inventory, CommitReleaseAndReturnMoveStockAndRepeatHarmlessly) {
 
 TEST_F(Inventory, RolesAreCheckedByTheServiceItself) {
   auto product = NewProduct();
-  EXPECT_TRUE(IsProblem(Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1","quantity":1})", ""), 401));
-  EXPECT_TRUE(IsProblem(Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1","quantity":1})", customer_), 403));
-  EXPECT_TRUE(IsProblem(Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1","quantity":1})", service_), 403))
+  EXPECT_TRUE(IsProblem(
+      Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1","quantity":1})", ""), 401));
+  EXPECT_TRUE(IsProblem(
+      Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1","quantity":1})", customer_),
+      403));
+  EXPECT_TRUE(IsProblem(
+      Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1","quantity":1})", service_),
+      403))
       << "services reserve; only admins receive stock";
-  EXPECT_TRUE(IsProblem(Post("/reservations", ReserveBody("o-" + NewId(), product, 1), customer_), 403));
+  EXPECT_TRUE(
+      IsProblem(Post("/reservations", ReserveBody("o-" + NewId(), product, 1), customer_), 403));
   EXPECT_TRUE(IsProblem(Post("/warehouses", R"({"name":"Rogue"})", customer_), 403));
   EXPECT_TRUE(IsProblem(Get("/admin/invariants", service_), 403));
-  EXPECT_TRUE(IsProblem(Post("/reservations", ReserveBody("o-" + NewId(), product, 1), "not-a-token"), 401));
+  EXPECT_TRUE(IsProblem(
+      Post("/reservations", ReserveBody("o-" + NewId(), product, 1), "not-a-token"), 401));
   // Only the orders service (and admins) take reservations: another service's token may not.
-  auto notifications = ReadJsonFile(identity_->data_dir() + "/data/secrets/clients/notifications.json");
-  const std::string other = Token(
-      "/oauth/token", "grant_type=client_credentials&client_id=notifications&client_secret=" + Str(notifications, "client_secret"),
-      "application/x-www-form-urlencoded");
-  EXPECT_TRUE(IsProblem(Post("/reservations", ReserveBody("o-" + NewId(), product, 1), other), 403));
+  auto notifications =
+      ReadJsonFile(identity_->data_dir() + "/data/secrets/clients/notifications.json");
+  const std::string other =
+      Token("/oauth/token",
+            "grant_type=client_credentials&client_id=notifications&client_secret=" +
+                Str(notifications, "client_secret"),
+            "application/x-www-form-urlencoded");
+  EXPECT_TRUE(
+      IsProblem(Post("/reservations", ReserveBody("o-" + NewId(), product, 1), other), 403));
 }
 
 TEST_F(Inventory, BadInputIsA4xxProblemNeverA500) {
@@ -306,20 +349,26 @@ TEST_F(Inventory, BadInputIsA4xxProblemNeverA500) {
       {ReserveBody("o-zero", product, 0), "zero quantity"},
       {ReserveBody("o-huge", product, 2000000000), "huge quantity"},
       {R"({"order_id":"o-empty","items":[]})", "no items"},
-      {R"({"order_id":"o-type","items":[{"product_id":7,"quantity":1}]})", "product id not a string"},
-      {R"({"order_id":"o-float","items":[{"product_id":"p","quantity":1.5}]})", "fractional quantity"},
+      {R"({"order_id":"o-type","items":[{"product_id":7,"quantity":1}]})",
+       "product id not a string"},
+      {R"({"order_id":"o-float","items":[{"product_id":"p","quantity":1.5}]})",
+       "fractional quantity"},
       {ReserveBody("o-ttl", product, 1, 0), "zero ttl"},
-      {R"({"order_id":"o-dup","items":[{"product_id":")" + product + R"(","quantity":1},{"product_id":")" + product +
-           R"(","quantity":1}]})",
+      {R"({"order_id":"o-dup","items":[{"product_id":")" + product +
+           R"(","quantity":1},{"product_id":")" + product + R"(","quantity":1}]})",
        "product twice"},
   };
   for (const auto& [body, why] : bad_reservations) {
     auto r = Post("/reservations", body, service_);
     EXPECT_TRUE(IsProblem(r, 400)) << why;
   }
-  EXPECT_TRUE(IsProblem(Post("/reservations", ReserveBody("o-unknown", "no-such-product", 1), service_), 404));
-  EXPECT_TRUE(IsProblem(Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1","quantity":-3})", admin_), 400));
-  EXPECT_TRUE(IsProblem(Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1"})", admin_), 400));
+  EXPECT_TRUE(IsProblem(
+      Post("/reservations", ReserveBody("o-unknown", "no-such-product", 1), service_), 404));
+  EXPECT_TRUE(IsProblem(
+      Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1","quantity":-3})", admin_),
+      400));
+  EXPECT_TRUE(
+      IsProblem(Post("/stock/" + product + "/receipts", R"({"warehouse_id":"w1"})", admin_), 400));
   EXPECT_TRUE(IsProblem(Post("/warehouses", R"({"id":"w1","name":"Again"})", admin_), 409));
   EXPECT_EQ(Int(Stock(product), "available"), 5) << "nothing changed";
   EXPECT_TRUE(Body(Get("/admin/invariants", admin_)).at("ok").as_bool());
@@ -329,13 +378,15 @@ TEST_F(Inventory, BadInputIsA4xxProblemNeverA500) {
 TEST_F(Inventory, EventsReachTheInventoryStream) {
   auto product = NewProduct();
   ReceiveUnits(product, "w1", 4);
-  auto reserved = Body(Post("/reservations", ReserveBody("order-" + NewId(), product, 2), service_));
+  auto reserved =
+      Body(Post("/reservations", ReserveBody("order-" + NewId(), product, 2), service_));
   const std::string id = Str(reserved, "id");
   ASSERT_EQ(Post("/reservations/" + id + "/commit", "", service_)->status, 200);
   ASSERT_EQ(Post("/reservations/" + id + "/return", "", service_)->status, 200);
 
   const char* source = std::getenv("MERCATO_SOURCE_DIR");
-  auto contracts = messaging::SchemaRegistry::LoadDirectory(std::string(source ? source : ".") + "/contracts/events");
+  auto contracts = messaging::SchemaRegistry::LoadDirectory(std::string(source ? source : ".") +
+                                                            "/contracts/events");
   ASSERT_TRUE(contracts) << contracts.error().message;
   auto broker = messaging::Broker::Connect({.url = nats_->url(), .name = "test-reader"});
   ASSERT_TRUE(broker);
@@ -351,7 +402,8 @@ TEST_F(Inventory, EventsReachTheInventoryStream) {
           auto event = messaging::Parse(stored->data);
           if (!event || (event->subject != product && event->subject != id)) continue;
           auto valid = contracts->Validate(*event);
-          EXPECT_TRUE(valid) << event->subject_name() << ": " << (valid ? "" : valid.error().message);
+          EXPECT_TRUE(valid) << event->subject_name() << ": "
+                             << (valid ? "" : valid.error().message);
           ++seen[std::string(event->short_type())];
         }
         return seen["StockReturned"] == 1;

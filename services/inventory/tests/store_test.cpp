@@ -41,15 +41,19 @@ class StoreTest : public ::testing::Test {
     }));
   }
   void ReceiveNow(const std::string& p, const std::string& w, std::int64_t q) {
-    ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.Receive(tx, p, w, q, kT0, std::nullopt); }));
+    ASSERT_TRUE(db_->TransactBlocking(
+        [&](Connection& tx) { return store_.Receive(tx, p, w, q, kT0, std::nullopt); }));
   }
-  Result<StockStore::Received> ReceiveWithKey(const std::string& p, std::int64_t q, const std::string& key) {
-    return db_->TransactBlocking([&](Connection& tx) { return store_.Receive(tx, p, "w1", q, kT0, std::nullopt, key); });
+  Result<StockStore::Received> ReceiveWithKey(const std::string& p, std::int64_t q,
+                                              const std::string& key) {
+    return db_->TransactBlocking(
+        [&](Connection& tx) { return store_.Receive(tx, p, "w1", q, kT0, std::nullopt, key); });
   }
-  Result<ReserveOutcome> ReserveNow(const std::string& order, std::vector<Item> items, WallTime now = kT0,
-                                    std::chrono::seconds ttl = 60s) {
+  Result<ReserveOutcome> ReserveNow(const std::string& order, std::vector<Item> items,
+                                    WallTime now = kT0, std::chrono::seconds ttl = 60s) {
     ReserveRequest request{order, std::move(items), ttl};
-    return db_->TransactBlocking([&](Connection& tx) { return store_.Reserve(tx, request, now, std::nullopt); });
+    return db_->TransactBlocking(
+        [&](Connection& tx) { return store_.Reserve(tx, request, now, std::nullopt); });
   }
   StockLevel Stock(const std::string& p) {
     return *db_->ReadBlocking([&](Connection& c) { return store_.GetStock(c, p); });
@@ -78,10 +82,12 @@ TEST_F(StoreTest, ReceiptsAddUpPerWarehouse) {
   EXPECT_EQ(level.available, 11);
   ASSERT_EQ(level.warehouses.size(), 2u);
   EXPECT_EQ(level.warehouses[0].available, 8);
-  auto unknown = db_->TransactBlocking([&](Connection& tx) { return store_.Receive(tx, "nope", "w1", 1, kT0, std::nullopt); });
+  auto unknown = db_->TransactBlocking(
+      [&](Connection& tx) { return store_.Receive(tx, "nope", "w1", 1, kT0, std::nullopt); });
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
-  auto zero = db_->TransactBlocking([&](Connection& tx) { return store_.Receive(tx, "p1", "w1", 0, kT0, std::nullopt); });
+  auto zero = db_->TransactBlocking(
+      [&](Connection& tx) { return store_.Receive(tx, "p1", "w1", 0, kT0, std::nullopt); });
   ASSERT_FALSE(zero);
   EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
   EXPECT_TRUE(Violations().empty());
@@ -140,7 +146,8 @@ TEST_F(StoreTest, TheSameOrderGetsTheSameReservationOrA422) {
   EXPECT_EQ(different->kind, ReserveOutcome::kMismatch);
   auto other_ttl = ReserveNow("o1", {{"p1", 2}}, kT0, 300s);
   ASSERT_TRUE(other_ttl);
-  EXPECT_EQ(other_ttl->kind, ReserveOutcome::kExisting) << "the ttl is not part of the request's identity";
+  EXPECT_EQ(other_ttl->kind, ReserveOutcome::kExisting)
+      << "the ttl is not part of the request's identity";
   auto unknown = ReserveNow("o9", {{"p1", 1}, {"nope", 1}});
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().field, "items[1].product_id");
@@ -152,19 +159,24 @@ TEST_F(StoreTest, RequestsThatOnlyLookAlikeAreNotTheSame) {
   ASSERT_EQ(ReserveNow("o1", {{"p1", 1}, {"p2", 2}})->kind, ReserveOutcome::kCreated);
   auto forged = ReserveNow("o1", {{"p1:1|p2", 2}});
   ASSERT_TRUE(forged);
-  EXPECT_EQ(forged->kind, ReserveOutcome::kMismatch) << "ids with separator characters must not collide";
+  EXPECT_EQ(forged->kind, ReserveOutcome::kMismatch)
+      << "ids with separator characters must not collide";
 }
 
 TEST_F(StoreTest, ADeletedProductStaysDeletedWhateverTheEventOrder) {
-  ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.DeleteProduct(tx, "p1", kT0); }));
+  ASSERT_TRUE(
+      db_->TransactBlocking([&](Connection& tx) { return store_.DeleteProduct(tx, "p1", kT0); }));
   // ProductCreated replayed late (from the dead letters) must not bring it back.
-  ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.UpsertProduct(tx, "p1", "SKU", "p1", kT0); }));
+  ASSERT_TRUE(db_->TransactBlocking(
+      [&](Connection& tx) { return store_.UpsertProduct(tx, "p1", "SKU", "p1", kT0); }));
   auto level = db_->ReadBlocking([&](Connection& c) { return store_.GetStock(c, "p1"); });
   ASSERT_FALSE(level);
   EXPECT_EQ(level.error().code, ErrorCode::kNotFound);
   // Deleted before it was ever created: the creation arriving afterwards finds it deleted.
-  ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.DeleteProduct(tx, "p-new", kT0); }));
-  ASSERT_TRUE(db_->TransactBlocking([&](Connection& tx) { return store_.UpsertProduct(tx, "p-new", "S", "n", kT0); }));
+  ASSERT_TRUE(db_->TransactBlocking(
+      [&](Connection& tx) { return store_.DeleteProduct(tx, "p-new", kT0); }));
+  ASSERT_TRUE(db_->TransactBlocking(
+      [&](Connection& tx) { return store_.UpsertProduct(tx, "p-new", "S", "n", kT0); }));
   EXPECT_FALSE(db_->ReadBlocking([&](Connection& c) { return store_.RequireProduct(c, "p-new"); }));
 }
 
@@ -186,11 +198,13 @@ TEST_F(StoreTest, TransitionsAreLegalOnlyFromTheRightStateAndIdempotent) {
   EXPECT_EQ(Stock("p1").sold, 4);
   auto returned = Do([&](Connection& tx) { return store_.Return(tx, id, kT0, std::nullopt); });
   EXPECT_TRUE(returned.applied);
-  EXPECT_FALSE(Do([&](Connection& tx) { return store_.Return(tx, id, kT0, std::nullopt); }).applied);
+  EXPECT_FALSE(
+      Do([&](Connection& tx) { return store_.Return(tx, id, kT0, std::nullopt); }).applied);
   auto level = Stock("p1");
   EXPECT_EQ(level.available, 10);
   EXPECT_EQ(level.sold, 0);
-  auto unknown = db_->TransactBlocking([&](Connection& tx) { return store_.Commit(tx, "nope", kT0, std::nullopt); });
+  auto unknown = db_->TransactBlocking(
+      [&](Connection& tx) { return store_.Commit(tx, "nope", kT0, std::nullopt); });
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
   EXPECT_TRUE(Violations().empty());
@@ -201,15 +215,20 @@ TEST_F(StoreTest, ExpiryReleasesAndALateCommitIsRefused) {
   auto a = ReserveNow("o1", {{"p1", 3}}, kT0, 1s);
   auto b = ReserveNow("o2", {{"p1", 2}}, kT0, 1s);
   ASSERT_TRUE(a && b);
-  auto none = db_->TransactBlocking([&](Connection& tx) { return store_.ExpireDue(tx, kT0 + 500ms, 100); });
+  auto none =
+      db_->TransactBlocking([&](Connection& tx) { return store_.ExpireDue(tx, kT0 + 500ms, 100); });
   EXPECT_EQ(*none, 0);
-  auto late = Do([&](Connection& tx) { return store_.Commit(tx, b->reservation.id, kT0 + 2s, std::nullopt); });
+  auto late = Do(
+      [&](Connection& tx) { return store_.Commit(tx, b->reservation.id, kT0 + 2s, std::nullopt); });
   EXPECT_TRUE(late.refused);
   EXPECT_EQ(late.reservation.status, Status::kExpired) << "expired on the way, and kept";
-  auto swept = db_->TransactBlocking([&](Connection& tx) { return store_.ExpireDue(tx, kT0 + 2s, 100); });
+  auto swept =
+      db_->TransactBlocking([&](Connection& tx) { return store_.ExpireDue(tx, kT0 + 2s, 100); });
   EXPECT_EQ(*swept, 1);
   EXPECT_EQ(Stock("p1").available, 10);
-  EXPECT_FALSE(Do([&](Connection& tx) { return store_.Release(tx, a->reservation.id, kT0, std::nullopt); }).refused)
+  EXPECT_FALSE(Do([&](Connection& tx) {
+                 return store_.Release(tx, a->reservation.id, kT0, std::nullopt);
+               }).refused)
       << "releasing an expired reservation is a harmless repeat";
   EXPECT_TRUE(Violations().empty());
 }
@@ -221,7 +240,8 @@ TEST_F(StoreTest, TheDatabaseRefusesABrokenStockRow) {
   });
   EXPECT_FALSE(broken) << "available + reserved + sold = received is a CHECK constraint";
   auto negative = db_->WriteBlocking([](Connection& c) {
-    return c.Execute("UPDATE stock SET available = -1, reserved = reserved + 6 WHERE product_id = 'p1'");
+    return c.Execute(
+        "UPDATE stock SET available = -1, reserved = reserved + 6 WHERE product_id = 'p1'");
   });
   EXPECT_FALSE(negative);
 }
@@ -282,11 +302,11 @@ struct Logged {
   std::string op;       // "receive", "reserve", "commit", "release", "return", "expire"
   std::string product;  // receive
   std::int64_t quantity = 0;
-  std::string order;    // reserve
+  std::string order;  // reserve
   std::map<std::string, std::int64_t> items;
   std::int64_t ttl_s = 0;  // in logical seconds (one per operation)
-  std::string id;       // the reservation acted on, or created
-  std::string outcome;  // what the real store did
+  std::string id;          // the reservation acted on, or created
+  std::string outcome;     // what the real store did
 };
 
 // What makes two reservation requests "the same": the items (not the ttl).
@@ -317,7 +337,8 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
         std::lock_guard lock(mu);
         // Mostly recent reservations (still RESERVED), sometimes any: every transition happens.
         if (!ids.empty()) {
-          const int span = pick(10) < 7 ? std::min<int>(20, static_cast<int>(ids.size())) : static_cast<int>(ids.size());
+          const int span = pick(10) < 7 ? std::min<int>(20, static_cast<int>(ids.size()))
+                                        : static_cast<int>(ids.size());
           chosen = ids[ids.size() - 1 - static_cast<std::size_t>(pick(span))];
         }
       }
@@ -328,7 +349,8 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
         const std::string warehouse = pick(2) ? "w1" : "w2";
         auto r = db_->TransactBlocking([&](Connection& tx) -> Result<void> {
           entry.seq = ++seq;
-          auto level = store_.Receive(tx, entry.product, warehouse, entry.quantity, logical_now(entry.seq * 1000), std::nullopt);
+          auto level = store_.Receive(tx, entry.product, warehouse, entry.quantity,
+                                      logical_now(entry.seq * 1000), std::nullopt);
           if (!level) return level.error();
           return Ok();
         });
@@ -337,7 +359,8 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
         entry.op = "reserve";
         entry.order = "order-" + std::to_string(pick(2000));
         const int n = 1 + pick(2);
-        for (int k = 0; k < n; ++k) entry.items[products[static_cast<std::size_t>(pick(3))]] = 1 + pick(3);
+        for (int k = 0; k < n; ++k)
+          entry.items[products[static_cast<std::size_t>(pick(3))]] = 1 + pick(3);
         entry.ttl_s = 1 + pick(60);
         ReserveRequest request{entry.order, {}, std::chrono::seconds(1)};
         for (const auto& [p, q] : entry.items) request.items.push_back(Item{p, q});
@@ -369,7 +392,10 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
           if (entry.op == "release") return store_.Release(tx, entry.id, now, std::nullopt);
           return store_.Return(tx, entry.id, now, std::nullopt);
         });
-        entry.outcome = !r ? "error:" + r.error().message : r->refused ? "refused" : r->applied ? "applied" : "noop";
+        entry.outcome = !r           ? "error:" + r.error().message
+                        : r->refused ? "refused"
+                        : r->applied ? "applied"
+                                     : "noop";
       } else {
         entry.op = "expire";
         auto r = db_->TransactBlocking([&](Connection& tx) -> Result<int> {
@@ -467,10 +493,12 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
         }
       }
     }
-    ++outcomes[e.op + ":" + e.outcome.substr(0, e.outcome.find(':') == std::string::npos ? e.outcome.size() : e.outcome.find(':'))];
+    ++outcomes[e.op + ":" +
+               e.outcome.substr(0, e.outcome.find(':') == std::string::npos ? e.outcome.size()
+                                                                            : e.outcome.find(':'))];
     if (expected != e.outcome && mismatches++ < 10) {
-      ADD_FAILURE() << "seq " << e.seq << " " << e.op << " " << e.order << e.id << ": store did " << e.outcome
-                    << ", the model expects " << expected;
+      ADD_FAILURE() << "seq " << e.seq << " " << e.op << " " << e.order << e.id << ": store did "
+                    << e.outcome << ", the model expects " << expected;
     }
   }
   EXPECT_EQ(mismatches, 0);
@@ -484,8 +512,8 @@ TEST_F(StoreTest, RandomConcurrentOperationsMatchASequentialModelAndKeepTheInvar
   }
   EXPECT_TRUE(Violations().empty());
   // The mix was real: every kind of outcome happened.
-  for (const char* k : {"reserve:created", "reserve:short", "reserve:mismatch", "commit:applied", "commit:refused",
-                        "release:applied", "return:applied", "receive:applied"}) {
+  for (const char* k : {"reserve:created", "reserve:short", "reserve:mismatch", "commit:applied",
+                        "commit:refused", "release:applied", "return:applied", "receive:applied"}) {
     EXPECT_GT(outcomes[k], 0) << k;
   }
   std::string summary;

@@ -75,7 +75,9 @@ class Rng {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
   }
-  std::int64_t Below(std::int64_t n) { return static_cast<std::int64_t>(Next() % static_cast<std::uint64_t>(n)); }
+  std::int64_t Below(std::int64_t n) {
+    return static_cast<std::int64_t>(Next() % static_cast<std::uint64_t>(n));
+  }
   template <class T>
   const T& Pick(const std::vector<T>& items) {
     return items[static_cast<std::size_t>(Below(static_cast<std::int64_t>(items.size())))];
@@ -93,37 +95,55 @@ struct CategoryWords {
 
 const std::vector<CategoryWords>& Words() {
   static const std::vector<CategoryWords> words = {
-      {"lighting", "Lighting", {"Desk Lamp", "Floor Lamp", "Pendant Light", "Wall Sconce", "String Lights"}},
-      {"kitchen", "Kitchen", {"Chef Knife", "Cutting Board", "Saucepan", "Mixing Bowl", "Spice Rack"}},
+      {"lighting",
+       "Lighting",
+       {"Desk Lamp", "Floor Lamp", "Pendant Light", "Wall Sconce", "String Lights"}},
+      {"kitchen",
+       "Kitchen",
+       {"Chef Knife", "Cutting Board", "Saucepan", "Mixing Bowl", "Spice Rack"}},
       {"audio", "Audio", {"Headphones", "Bookshelf Speaker", "Turntable", "Soundbar", "Earbuds"}},
       {"outdoor", "Outdoor", {"Camping Tent", "Sleeping Bag", "Headlamp", "Hiking Pole", "Cooler"}},
       {"garden", "Garden", {"Pruning Shears", "Watering Can", "Planter", "Garden Hose", "Trowel"}},
-      {"office", "Office", {"Notebook", "Desk Organizer", "Office Chair", "Monitor Stand", "Fountain Pen"}},
+      {"office",
+       "Office",
+       {"Notebook", "Desk Organizer", "Office Chair", "Monitor Stand", "Fountain Pen"}},
       {"books", "Books", {"Cookbook", "Travel Guide", "Novel", "Field Guide", "Atlas"}},
       {"toys", "Toys", {"Building Blocks", "Puzzle", "Kite", "Wooden Train", "Board Game"}},
       {"fitness", "Fitness", {"Yoga Mat", "Dumbbell", "Jump Rope", "Foam Roller", "Kettlebell"}},
-      {"travel", "Travel", {"Backpack", "Carry-on Suitcase", "Packing Cubes", "Travel Pillow", "Passport Wallet"}},
+      {"travel",
+       "Travel",
+       {"Backpack", "Carry-on Suitcase", "Packing Cubes", "Travel Pillow", "Passport Wallet"}},
       {"bath", "Bath", {"Bath Towel", "Shower Caddy", "Bath Mat", "Soap Dish", "Bathrobe"}},
       {"bedding", "Bedding", {"Duvet Cover", "Pillow", "Fitted Sheet", "Quilt", "Throw Blanket"}},
       {"tools", "Tools", {"Screwdriver Set", "Hammer", "Cordless Drill", "Tape Measure", "Wrench"}},
       {"pets", "Pets", {"Dog Bed", "Cat Tree", "Leash", "Pet Bowl", "Chew Toy"}},
-      {"coffee", "Coffee", {"Pour-over Kettle", "Coffee Grinder", "French Press", "Espresso Cup", "Coffee Beans"}},
+      {"coffee",
+       "Coffee",
+       {"Pour-over Kettle", "Coffee Grinder", "French Press", "Espresso Cup", "Coffee Beans"}},
       {"tea", "Tea", {"Teapot", "Tea Infuser", "Matcha Whisk", "Loose Leaf Tea", "Tea Cups"}},
-      {"gaming", "Gaming", {"Controller", "Gaming Mouse", "Mechanical Keyboard", "Headset Stand", "Mouse Pad"}},
+      {"gaming",
+       "Gaming",
+       {"Controller", "Gaming Mouse", "Mechanical Keyboard", "Headset Stand", "Mouse Pad"}},
       {"photo", "Photo", {"Tripod", "Camera Bag", "Lens Cloth", "Photo Frame", "Film Roll"}},
-      {"cycling", "Cycling", {"Bike Helmet", "Bike Light", "Water Bottle", "Saddle Bag", "Bike Lock"}},
-      {"running", "Running", {"Running Shoes", "Running Socks", "Hydration Vest", "Sports Watch", "Reflective Jacket"}},
+      {"cycling",
+       "Cycling",
+       {"Bike Helmet", "Bike Light", "Water Bottle", "Saddle Bag", "Bike Lock"}},
+      {"running",
+       "Running",
+       {"Running Shoes", "Running Socks", "Hydration Vest", "Sports Watch", "Reflective Jacket"}},
   };
   return words;
 }
 
-const std::vector<std::string> kAdjectives = {"Compact", "Classic", "Modern", "Rustic", "Deluxe", "Essential",
-                                              "Nordic", "Urban", "Vintage", "Lightweight", "Sturdy", "Elegant",
-                                              "Everyday", "Premium", "Handcrafted", "Foldable", "Cozy", "Bold",
-                                              "Minimal", "Pro"};
-const std::vector<std::string> kMaterials = {"Bamboo", "Oak", "Steel", "Cotton", "Linen", "Ceramic", "Leather",
-                                             "Wool", "Aluminium", "Recycled"};
-const std::vector<std::string> kColors = {"black", "white", "grey", "navy", "olive", "sand", "red", "teal"};
+const std::vector<std::string> kAdjectives = {
+    "Compact",     "Classic",  "Modern",      "Rustic", "Deluxe",  "Essential", "Nordic",
+    "Urban",       "Vintage",  "Lightweight", "Sturdy", "Elegant", "Everyday",  "Premium",
+    "Handcrafted", "Foldable", "Cozy",        "Bold",   "Minimal", "Pro"};
+const std::vector<std::string> kMaterials = {"Bamboo",    "Oak",     "Steel",   "Cotton",
+                                             "Linen",     "Ceramic", "Leather", "Wool",
+                                             "Aluminium", "Recycled"};
+const std::vector<std::string> kColors = {"black", "white", "grey", "navy",
+                                          "olive", "sand",  "red",  "teal"};
 
 json::value ParseBody(const Result<http::BlockingResponse>& r) {
   if (!r) return nullptr;
@@ -135,8 +155,9 @@ json::value ParseBody(const Result<http::BlockingResponse>& r) {
 class Client {
  public:
   Client(int port, std::string token) : port_(port), token_(std::move(token)) {}
-  Result<http::BlockingResponse> Call(const std::string& method, const std::string& path, const std::string& body = {},
-                                      std::vector<std::pair<std::string, std::string>> extra = {}) const {
+  Result<http::BlockingResponse> Call(
+      const std::string& method, const std::string& path, const std::string& body = {},
+      std::vector<std::pair<std::string, std::string>> extra = {}) const {
     std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"}};
     if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
     for (auto& h : extra) headers.push_back(std::move(h));
@@ -153,7 +174,8 @@ class Client {
 };
 
 std::string Describe(const Result<http::BlockingResponse>& r) {
-  return r ? "status " + std::to_string(r->status) + ": " + r->body.substr(0, 300) : r.error().message;
+  return r ? "status " + std::to_string(r->status) + ": " + r->body.substr(0, 300)
+           : r.error().message;
 }
 
 }  // namespace
@@ -185,7 +207,8 @@ std::vector<SeedProduct> SeedProducts(int count) {
     p.price_cents = 299 + rng.Below(200) * 250 + rng.Below(100);
     p.categories = {category.id};
     if (rng.Below(5) == 0) {  // some products sit in a second category
-      const auto& second = words[static_cast<std::size_t>(rng.Below(static_cast<std::int64_t>(words.size())))];
+      const auto& second =
+          words[static_cast<std::size_t>(rng.Below(static_cast<std::int64_t>(words.size())))];
       if (second.id != p.categories[0]) p.categories.push_back(second.id);
     }
     p.weight_g = 50 + rng.Below(4950);
@@ -200,7 +223,8 @@ int RunSeed(const SeedOptions& options) {
   const fs::path data_dir = fs::absolute(options.data_dir);
   auto state = ReadRunState(StateFilePath(data_dir));
   if (!state) {
-    std::cerr << "mercato seed: nothing runs on " << data_dir.string() << " (start it with mercato up --detach)\n";
+    std::cerr << "mercato seed: nothing runs on " << data_dir.string()
+              << " (start it with mercato up --detach)\n";
     return kExitNotRunning;
   }
   auto port_of = [&](const std::string& name) {
@@ -209,9 +233,11 @@ int RunSeed(const SeedOptions& options) {
     }
     return 0;
   };
-  const int identity_port = port_of("identity"), catalog_port = port_of("catalog"), inventory_port = port_of("inventory");
+  const int identity_port = port_of("identity"), catalog_port = port_of("catalog"),
+            inventory_port = port_of("inventory");
   if (!identity_port || !catalog_port || !inventory_port) {
-    std::cerr << "mercato seed: needs identity, catalog and inventory running (see mercato status)\n";
+    std::cerr
+        << "mercato seed: needs identity, catalog and inventory running (see mercato status)\n";
     return kExitFailure;
   }
 
@@ -237,7 +263,8 @@ int RunSeed(const SeedOptions& options) {
   // What the catalog already holds, by SKU: a run that stopped half-way resumes where it was.
   std::map<std::string, std::string> existing;
   for (int page = 1;; ++page) {
-    auto listed = ParseBody(catalog.Call("GET", "/products?sort=price_asc&page_size=100&page=" + std::to_string(page)));
+    auto listed = ParseBody(
+        catalog.Call("GET", "/products?sort=price_asc&page_size=100&page=" + std::to_string(page)));
     const json::object* o = listed.if_object();
     const json::value* items = o ? o->if_contains("items") : nullptr;
     if (!items || !items->is_array()) {
@@ -248,22 +275,25 @@ int RunSeed(const SeedOptions& options) {
       const json::object* p = item.if_object();
       const json::value* sku = p ? p->if_contains("sku") : nullptr;
       const json::value* id = p ? p->if_contains("id") : nullptr;
-      if (sku && sku->is_string() && id && id->is_string()) existing[std::string(sku->as_string())] = std::string(id->as_string());
+      if (sku && sku->is_string() && id && id->is_string())
+        existing[std::string(sku->as_string())] = std::string(id->as_string());
     }
     if (items->as_array().size() < 100) break;
   }
 
   const auto started = std::chrono::steady_clock::now();
   for (const auto& c : SeedCategories()) {
-    auto r = catalog.Call("POST", "/categories", json::serialize(json::object{{"id", c.id}, {"name", c.name}}));
+    auto r = catalog.Call("POST", "/categories",
+                          json::serialize(json::object{{"id", c.id}, {"name", c.name}}));
     if (!r || (r->status != 201 && r->status != 409)) {
       std::cerr << "mercato seed: category " << c.id << ": " << Describe(r) << "\n";
       return kExitFailure;
     }
   }
   for (const char* w : {"north", "south"}) {
-    auto r = inventory.Call("POST", "/warehouses",
-                            json::serialize(json::object{{"id", w}, {"name", std::string(w) + " warehouse"}}));
+    auto r = inventory.Call(
+        "POST", "/warehouses",
+        json::serialize(json::object{{"id", w}, {"name", std::string(w) + " warehouse"}}));
     if (!r || (r->status != 201 && r->status != 409)) {
       std::cerr << "mercato seed: warehouse " << w << ": " << Describe(r) << "\n";
       return kExitFailure;
@@ -299,7 +329,8 @@ int RunSeed(const SeedOptions& options) {
     ids.emplace_back(id->as_string());
     ++created_count;
     if ((i + 1) % 100 == 0 || i + 1 == products.size()) {
-      std::cout << "mercato seed: catalog " << (i + 1) << "/" << products.size() << " products\r" << std::flush;
+      std::cout << "mercato seed: catalog " << (i + 1) << "/" << products.size() << " products\r"
+                << std::flush;
     }
   }
   std::cout << "\n";
@@ -318,11 +349,13 @@ int RunSeed(const SeedOptions& options) {
       }
       std::this_thread::sleep_for(50ms);
     }
-    for (auto [warehouse, quantity] : {std::pair{"north", products[i].stock_north}, std::pair{"south", products[i].stock_south}}) {
+    for (auto [warehouse, quantity] : {std::pair{"north", products[i].stock_north},
+                                       std::pair{"south", products[i].stock_south}}) {
       if (quantity == 0) continue;
-      auto r = inventory.Call("POST", "/stock/" + ids[i] + "/receipts",
-                              json::serialize(json::object{{"warehouse_id", warehouse}, {"quantity", quantity}}),
-                              {{"Idempotency-Key", "seed-" + products[i].sku + "-" + warehouse}});
+      auto r = inventory.Call(
+          "POST", "/stock/" + ids[i] + "/receipts",
+          json::serialize(json::object{{"warehouse_id", warehouse}, {"quantity", quantity}}),
+          {{"Idempotency-Key", "seed-" + products[i].sku + "-" + warehouse}});
       if (!r || (r->status != 201 && r->status != 200)) {
         std::cerr << "mercato seed: stock of " << products[i].sku << ": " << Describe(r) << "\n";
         return kExitFailure;
@@ -330,13 +363,15 @@ int RunSeed(const SeedOptions& options) {
       units += quantity;
     }
     if ((i + 1) % 100 == 0 || i + 1 == products.size()) {
-      std::cout << "mercato seed: inventory " << (i + 1) << "/" << products.size() << " products stocked\r" << std::flush;
+      std::cout << "mercato seed: inventory " << (i + 1) << "/" << products.size()
+                << " products stocked\r" << std::flush;
     }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << "\nmercato seed: " << products.size() << " products (" << created_count << " new) in "
-            << SeedCategories().size() << " categories, " << units << " units in 2 warehouses, in "
-            << static_cast<int>(seconds) << " s\n";
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cout << "\nmercato seed: " << products.size() << " products (" << created_count
+            << " new) in " << SeedCategories().size() << " categories, " << units
+            << " units in 2 warehouses, in " << static_cast<int>(seconds) << " s\n";
   std::error_code ec;
   fs::create_directories(marker.parent_path(), ec);
   std::ofstream(marker) << "seeded " << products.size() << " products\n";

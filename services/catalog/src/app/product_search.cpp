@@ -46,7 +46,9 @@ std::vector<std::string> SearchWords(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
     // Control bytes (NUL included: FTS5 reads its query as a C string) separate words too.
-    auto separator = [](char c) { return IsWhitespace(c) || static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+    auto separator = [](char c) {
+      return IsWhitespace(c) || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    };
     while (i < text.size() && separator(text[i])) ++i;
     const std::size_t start = i;
     while (i < text.size() && !separator(text[i])) ++i;

@@ -96,7 +96,8 @@ class IdentityApp {
   Task<Result<Caller>> CurrentCaller(http::RequestContext& ctx);
   // permission_denied unless one of `roles` is both in the caller's token and in their stored
   // roles (a demotion acts at once; a grant needs a fresh token).
-  static Result<void> RequireCurrentRole(const Caller& caller, std::initializer_list<std::string_view> roles);
+  static Result<void> RequireCurrentRole(const Caller& caller,
+                                         std::initializer_list<std::string_view> roles);
   // A read-model row: from the cache, else from the database (and then cached).
   Task<Result<std::optional<UserView>>> FindUser(std::string id);
   // The caller's own active profile from the read model (401/403/404 as problems).
@@ -104,11 +105,13 @@ class IdentityApp {
   // Loads the user, runs `command` on it and saves the events it returns, optimistically: a
   // concurrent writer that appended first makes this one fail with aborted (409). With
   // `expected_version` (If-Match) the command runs only on that version.
-  Task<Result<domain::User>> Modify(std::string user_id, std::optional<std::int64_t> expected_version,
-                                    Command command, const http::RequestContext& ctx,
-                                    AfterSave after_save);
-  Task<void> Rehash(const UserView& user, const std::string& password, const http::RequestContext& ctx);
-  Result<std::string> SignAccessToken(const std::string& subject, const std::vector<std::string>& roles,
+  Task<Result<domain::User>> Modify(std::string user_id,
+                                    std::optional<std::int64_t> expected_version, Command command,
+                                    const http::RequestContext& ctx, AfterSave after_save);
+  Task<void> Rehash(const UserView& user, const std::string& password,
+                    const http::RequestContext& ctx);
+  Result<std::string> SignAccessToken(const std::string& subject,
+                                      const std::vector<std::string>& roles,
                                       boost::json::object extra);
   // Access token + a refresh token in a new family (login) or the successor (refresh).
   Result<boost::json::object> TokenResponse(const UserView& user, const std::string& refresh_token);

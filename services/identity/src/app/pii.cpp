@@ -41,7 +41,9 @@ Result<std::unique_ptr<PiiVault>> PiiVault::Open(const fs::path& secrets_dir) {
   std::error_code ec;
   if (!fs::exists(secrets_dir, ec)) {
     fs::create_directories(secrets_dir, ec);
-    if (ec) return Error{ErrorCode::kUnavailable, "cannot create " + secrets_dir.string() + ": " + ec.message()};
+    if (ec)
+      return Error{ErrorCode::kUnavailable,
+                   "cannot create " + secrets_dir.string() + ": " + ec.message()};
     fs::permissions(secrets_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   }
   auto keyring = security::Keyring::LoadOrCreate(secrets_dir);
@@ -77,7 +79,8 @@ Result<std::string> PiiVault::Seal(std::string_view plaintext, std::string_view 
   return security::FieldCipher(*keyring).Encrypt(plaintext, where);
 }
 
-Result<security::DecryptedField> PiiVault::Open(std::string_view sealed, std::string_view where) const {
+Result<security::DecryptedField> PiiVault::Open(std::string_view sealed,
+                                                std::string_view where) const {
   auto keyring = Keyring();
   return security::FieldCipher(*keyring).Decrypt(sealed, where);
 }
@@ -98,7 +101,8 @@ Result<json::value> SealEventData(const PiiVault& vault, std::string_view stream
   if (field.empty()) return data;
   const auto* object = data.if_object();
   const json::value* value = object ? object->if_contains(field) : nullptr;
-  if (!value) return Error{ErrorCode::kInternal, std::string(type) + " without its " + std::string(field)};
+  if (!value)
+    return Error{ErrorCode::kInternal, std::string(type) + " without its " + std::string(field)};
   std::string plaintext;
   if (value->is_string()) {
     plaintext = std::string(value->as_string());
@@ -120,7 +124,8 @@ Result<json::value> OpenEventData(const PiiVault& vault, std::string_view stream
   const auto* object = data.if_object();
   const json::value* value = object ? object->if_contains(field) : nullptr;
   if (!value || !value->is_string()) {
-    return Error{ErrorCode::kInternal, "stored " + std::string(type) + " has no sealed " + std::string(field)};
+    return Error{ErrorCode::kInternal,
+                 "stored " + std::string(type) + " has no sealed " + std::string(field)};
   }
   if (value->as_string().empty()) return data;
   auto opened = vault.Open(value->as_string(), Where(stream_id, type, field));
@@ -153,7 +158,8 @@ Result<json::value> OpenSnapshot(const PiiVault& vault, std::string_view stream_
   const json::value* text = object ? object->if_contains("sealed") : nullptr;
   if (!text || !text->is_string()) return Error{ErrorCode::kInternal, "snapshot is not sealed"};
   auto opened = vault.Open(text->as_string(), "identity.snapshots:" + std::string(stream_id));
-  if (!opened) return Error{ErrorCode::kInternal, "cannot decrypt snapshot: " + opened.error().message};
+  if (!opened)
+    return Error{ErrorCode::kInternal, "cannot decrypt snapshot: " + opened.error().message};
   std::error_code ec;
   auto state = json::parse(opened->plaintext, ec);
   if (ec) return Error{ErrorCode::kInternal, "decrypted snapshot is not JSON"};

@@ -14,7 +14,8 @@ namespace {
 bool PlausibleToken(std::string_view token) {
   if (token.size() != 43) return false;
   for (char c : token) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -23,16 +24,19 @@ bool PlausibleToken(std::string_view token) {
 Result<std::string> Issue(Connection& tx, std::string_view family_id, WallTime now, Duration ttl) {
   std::string token = security::RandomToken(32);
   auto inserted = tx.Execute(
-      "INSERT INTO refresh_tokens (token_hash, family_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)",
+      "INSERT INTO refresh_tokens (token_hash, family_id, issued_at, expires_at) VALUES ($1, $2, "
+      "$3, $4)",
       {security::Sha256Hex(token), std::string(family_id), FormatRfc3339(now),
        FormatRfc3339(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(ttl))});
   if (!inserted) return inserted.error();
   return token;
 }
 
-Result<void> RevokeFamily(Connection& tx, std::string_view family_id, WallTime now, std::string_view reason) {
+Result<void> RevokeFamily(Connection& tx, std::string_view family_id, WallTime now,
+                          std::string_view reason) {
   auto revoked = tx.Execute(
-      "UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL",
+      "UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND "
+      "revoked_at IS NULL",
       {std::string(family_id), FormatRfc3339(now), std::string(reason)});
   if (!revoked) return revoked.error();
   return Ok();
@@ -40,15 +44,18 @@ Result<void> RevokeFamily(Connection& tx, std::string_view family_id, WallTime n
 
 }  // namespace
 
-Result<std::string> StartFamily(Connection& tx, std::string_view user_id, WallTime now, Duration ttl) {
+Result<std::string> StartFamily(Connection& tx, std::string_view user_id, WallTime now,
+                                Duration ttl) {
   std::string family = NewId();
-  auto created = tx.Execute("INSERT INTO refresh_families (id, user_id, created_at) VALUES ($1, $2, $3)",
-                            {family, std::string(user_id), FormatRfc3339(now)});
+  auto created =
+      tx.Execute("INSERT INTO refresh_families (id, user_id, created_at) VALUES ($1, $2, $3)",
+                 {family, std::string(user_id), FormatRfc3339(now)});
   if (!created) return created.error();
   return Issue(tx, family, now, ttl);
 }
 
-Result<RotateOutcome> Rotate(Connection& tx, std::string_view presented, WallTime now, Duration ttl) {
+Result<RotateOutcome> Rotate(Connection& tx, std::string_view presented, WallTime now,
+                             Duration ttl) {
   RotateOutcome out;
   if (!PlausibleToken(presented)) return out;
   auto rows = tx.Query(
@@ -68,8 +75,9 @@ Result<RotateOutcome> Rotate(Connection& tx, std::string_view presented, WallTim
   WallTime expires{};
   if (!ParseRfc3339(row.String(1), expires) || expires <= now) return out;
 
-  auto used = tx.Execute("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
-                         {security::Sha256Hex(presented), FormatRfc3339(now)});
+  auto used =
+      tx.Execute("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+                 {security::Sha256Hex(presented), FormatRfc3339(now)});
   if (!used) return used.error();
   auto next = Issue(tx, out.family_id, now, ttl);
   if (!next) return next.error();
@@ -79,7 +87,8 @@ Result<RotateOutcome> Rotate(Connection& tx, std::string_view presented, WallTim
   return out;
 }
 
-Result<bool> RevokeFamilyOf(Connection& tx, std::string_view presented, WallTime now, std::string_view reason) {
+Result<bool> RevokeFamilyOf(Connection& tx, std::string_view presented, WallTime now,
+                            std::string_view reason) {
   if (!PlausibleToken(presented)) return false;
   auto rows = tx.Query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1",
                        {security::Sha256Hex(presented)});
@@ -89,14 +98,17 @@ Result<bool> RevokeFamilyOf(Connection& tx, std::string_view presented, WallTime
   return true;
 }
 
-Result<std::int64_t> RevokeAllFor(Connection& tx, std::string_view user_id, WallTime now, std::string_view reason) {
+Result<std::int64_t> RevokeAllFor(Connection& tx, std::string_view user_id, WallTime now,
+                                  std::string_view reason) {
   return tx.Execute(
-      "UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
+      "UPDATE refresh_families SET revoked_at = $2, revoke_reason = $3 WHERE user_id = $1 AND "
+      "revoked_at IS NULL",
       {std::string(user_id), FormatRfc3339(now), std::string(reason)});
 }
 
 Result<std::int64_t> PurgeExpired(Connection& tx, WallTime cutoff) {
-  auto tokens = tx.Execute("DELETE FROM refresh_tokens WHERE expires_at < $1", {FormatRfc3339(cutoff)});
+  auto tokens =
+      tx.Execute("DELETE FROM refresh_tokens WHERE expires_at < $1", {FormatRfc3339(cutoff)});
   if (!tokens) return tokens.error();
   auto families = tx.Execute(
       "DELETE FROM refresh_families WHERE NOT EXISTS "

@@ -21,8 +21,8 @@
 namespace mercato::identity::app {
 
 // A fresh family for `user_id` and its first token (returned in clear, stored hashed).
-Result<std::string> StartFamily(mercato::storage::Connection& tx, std::string_view user_id, WallTime now,
-                                Duration ttl);
+Result<std::string> StartFamily(mercato::storage::Connection& tx, std::string_view user_id,
+                                WallTime now, Duration ttl);
 
 enum class RotateStatus {
   kRotated,  // user_id and token are set
@@ -38,15 +38,15 @@ struct RotateOutcome {
 
 // Never returns an error for a bad token (that is an outcome, and the reuse revocation must
 // commit); errors are storage failures only.
-Result<RotateOutcome> Rotate(mercato::storage::Connection& tx, std::string_view presented, WallTime now,
-                             Duration ttl);
+Result<RotateOutcome> Rotate(mercato::storage::Connection& tx, std::string_view presented,
+                             WallTime now, Duration ttl);
 
 // Revokes the family of `presented` (logout). False when the token is unknown.
-Result<bool> RevokeFamilyOf(mercato::storage::Connection& tx, std::string_view presented, WallTime now,
-                            std::string_view reason);
+Result<bool> RevokeFamilyOf(mercato::storage::Connection& tx, std::string_view presented,
+                            WallTime now, std::string_view reason);
 // Revokes every live family of the user (deactivation, password change). Returns how many.
-Result<std::int64_t> RevokeAllFor(mercato::storage::Connection& tx, std::string_view user_id, WallTime now,
-                                  std::string_view reason);
+Result<std::int64_t> RevokeAllFor(mercato::storage::Connection& tx, std::string_view user_id,
+                                  WallTime now, std::string_view reason);
 // Deletes tokens expired before `cutoff` and families left without tokens. Returns rows deleted.
 Result<std::int64_t> PurgeExpired(mercato::storage::Connection& tx, WallTime cutoff);
 

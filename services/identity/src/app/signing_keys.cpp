@@ -42,7 +42,8 @@ const SigningKey& SigningKeyFile::Active(WallTime now) const {
   return *active;
 }
 
-std::vector<const SigningKey*> SigningKeyFile::Published(WallTime now, std::chrono::seconds keep_retired) const {
+std::vector<const SigningKey*> SigningKeyFile::Published(WallTime now,
+                                                         std::chrono::seconds keep_retired) const {
   std::vector<const SigningKey*> out;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     // A key retires when its successor activates.
@@ -60,7 +61,8 @@ Result<SigningKeyFile> ReadSigningKeyFile(const fs::path& file) {
   auto doc = json::parse(*text, ec);
   if (ec || !doc.is_object()) return Corrupt(file, "not a JSON object");
   const auto* keys = doc.as_object().if_contains("keys");
-  if (!keys || !keys->is_array() || keys->as_array().empty()) return Corrupt(file, "needs a non-empty \"keys\" array");
+  if (!keys || !keys->is_array() || keys->as_array().empty())
+    return Corrupt(file, "needs a non-empty \"keys\" array");
   SigningKeyFile out;
   for (const auto& entry : keys->as_array()) {
     const auto* o = entry.if_object();
@@ -68,23 +70,27 @@ Result<SigningKeyFile> ReadSigningKeyFile(const fs::path& file) {
     const json::value* pem = o ? o->if_contains("private_key_pem") : nullptr;
     const json::value* created = o ? o->if_contains("created_at") : nullptr;
     const json::value* activates = o ? o->if_contains("activates_at") : nullptr;
-    if (!kid || !kid->is_string() || !pem || !pem->is_string() || !created || !created->is_string()) {
+    if (!kid || !kid->is_string() || !pem || !pem->is_string() || !created ||
+        !created->is_string()) {
       return Corrupt(file, "a key needs kid, private_key_pem and created_at");
     }
     auto key = security::LoadPrivateKeyPem(pem->as_string());
     if (!key) return Corrupt(file, "a private key does not load");
     auto derived = security::KeyId(**key);
-    if (!derived || *derived != kid->as_string()) return Corrupt(file, "a kid does not match its key");
+    if (!derived || *derived != kid->as_string())
+      return Corrupt(file, "a kid does not match its key");
     SigningKey k{std::string(kid->as_string()), *key, {}, {}};
     if (!ParseRfc3339(created->as_string(), k.created_at)) return Corrupt(file, "bad created_at");
     k.activates_at = k.created_at;
-    if (activates && (!activates->is_string() || !ParseRfc3339(activates->as_string(), k.activates_at))) {
+    if (activates &&
+        (!activates->is_string() || !ParseRfc3339(activates->as_string(), k.activates_at))) {
       return Corrupt(file, "bad activates_at");
     }
     out.keys.push_back(std::move(k));
   }
-  std::stable_sort(out.keys.begin(), out.keys.end(),
-                   [](const SigningKey& a, const SigningKey& b) { return a.activates_at < b.activates_at; });
+  std::stable_sort(out.keys.begin(), out.keys.end(), [](const SigningKey& a, const SigningKey& b) {
+    return a.activates_at < b.activates_at;
+  });
   return out;
 }
 
@@ -98,7 +104,8 @@ Result<void> WriteSigningKeyFile(const fs::path& file, const SigningKeyFile& key
                                    {"created_at", FormatRfc3339(k.created_at)},
                                    {"activates_at", FormatRfc3339(k.activates_at)}});
   }
-  return security::WriteSecretFile(file, json::serialize(json::object{{"keys", std::move(entries)}}) + "\n");
+  return security::WriteSecretFile(
+      file, json::serialize(json::object{{"keys", std::move(entries)}}) + "\n");
 }
 
 Result<Rotation> RotateSigningKey(const fs::path& file, std::chrono::seconds keep_retired,
@@ -164,7 +171,8 @@ Result<void> SigningKeys::Load() {
 Result<bool> SigningKeys::ReloadIfChanged() {
   {
     std::lock_guard lock(mutex_);
-    if (MtimeOf(file_) == loaded_mtime_ && PublishedKidsLocked(clock_.WallNow()) == published_kids_) {
+    if (MtimeOf(file_) == loaded_mtime_ &&
+        PublishedKidsLocked(clock_.WallNow()) == published_kids_) {
       return false;
     }
   }

@@ -55,7 +55,8 @@ struct Rotation {
 // Adds a fresh key that signs from now + activation_delay, and drops keys no longer published
 // (their tokens have expired). For the CLI; the running service picks the file up with
 // ReloadIfChanged and switches to the new key on time by itself.
-Result<Rotation> RotateSigningKey(const std::filesystem::path& file, std::chrono::seconds keep_retired,
+Result<Rotation> RotateSigningKey(const std::filesystem::path& file,
+                                  std::chrono::seconds keep_retired,
                                   std::chrono::seconds activation_delay, const Clock& clock);
 
 class SigningKeys final : public security::KeyResolver {

@@ -55,7 +55,9 @@ void LoginThrottle::Trim(Map& map, SteadyTime now) {
   auto middle = failures.begin() + static_cast<std::ptrdiff_t>(failures.size() / 2);
   std::nth_element(failures.begin(), middle, failures.end());
   const int cutoff = *middle;
-  std::erase_if(map, [&](const auto& kv) { return kv.second.in_flight == 0 && kv.second.failures <= cutoff; });
+  std::erase_if(map, [&](const auto& kv) {
+    return kv.second.in_flight == 0 && kv.second.failures <= cutoff;
+  });
 }
 
 Duration LoginThrottle::Begin(std::string_view account_view, std::string_view address_view) {
@@ -68,7 +70,8 @@ Duration LoginThrottle::Begin(std::string_view account_view, std::string_view ad
   auto a = accounts_.find(account);
   if (a != accounts_.end() && a->second.in_flight > 0) return kInFlightWait;
   auto b = addresses_.find(address);
-  if (b != addresses_.end() && b->second.in_flight >= options_.max_in_flight_per_address) return kInFlightWait;
+  if (b != addresses_.end() && b->second.in_flight >= options_.max_in_flight_per_address)
+    return kInFlightWait;
   if (accounts_.size() >= options_.max_keys && a == accounts_.end()) Trim(accounts_, now);
   if (addresses_.size() >= options_.max_keys && b == addresses_.end()) Trim(addresses_, now);
   ++accounts_[account].in_flight;
@@ -76,7 +79,8 @@ Duration LoginThrottle::Begin(std::string_view account_view, std::string_view ad
   return Duration::zero();
 }
 
-void LoginThrottle::Finish(std::string_view account_view, std::string_view address_view, bool success) {
+void LoginThrottle::Finish(std::string_view account_view, std::string_view address_view,
+                           bool success) {
   const std::string account(account_view);
   const std::string address(address_view);
   std::lock_guard lock(mutex_);

@@ -6,7 +6,8 @@
 // no write was committed since the read began (the newer version may have been evicted already).
 //
 //   if (auto hit = cache.Get(id)) return *hit;
-//   auto stamp = cache.WriteStamp();  auto row = co_await LoadFromDb(id);  cache.PutRead(row, stamp);
+//   auto stamp = cache.WriteStamp();  auto row = co_await LoadFromDb(id);  cache.PutRead(row,
+//   stamp);
 //   ... after a committed write:  cache.PutWritten(new_row);
 #pragma once
 

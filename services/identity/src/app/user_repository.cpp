@@ -41,7 +41,9 @@ UserView ViewOf(const domain::User& user) {
   return v;
 }
 
-json::object AddressJson(const domain::Address& address) { return domain::ToJson(address).as_object(); }
+json::object AddressJson(const domain::Address& address) {
+  return domain::ToJson(address).as_object();
+}
 
 json::object ToJson(const UserView& user) {
   json::array addresses;
@@ -94,8 +96,8 @@ json::object IntegrationData(std::string_view user_id, std::int64_t version,
   return data;
 }
 
-Result<domain::UserEvents> UserRepository::Open(std::string_view id,
-                                                const std::vector<storage::StoredEvent>& stored) const {
+Result<domain::UserEvents> UserRepository::Open(
+    std::string_view id, const std::vector<storage::StoredEvent>& stored) const {
   domain::UserEvents events;
   events.reserve(stored.size());
   for (const auto& e : stored) {
@@ -129,7 +131,8 @@ Result<domain::User> UserRepository::Load(Connection& c, std::string_view id) co
   return domain::Rehydrate(std::move(start), *events);
 }
 
-Result<domain::User> UserRepository::LoadAsOf(Connection& c, std::string_view id, WallTime as_of) const {
+Result<domain::User> UserRepository::LoadAsOf(Connection& c, std::string_view id,
+                                              WallTime as_of) const {
   auto stored = storage::LoadUntil(c, id, as_of);
   if (!stored) return stored.error();
   if (stored->empty()) return Error{ErrorCode::kNotFound, "no such user at that time", "id"};
@@ -138,7 +141,8 @@ Result<domain::User> UserRepository::LoadAsOf(Connection& c, std::string_view id
   return domain::Rehydrate(*events);
 }
 
-Result<std::vector<storage::StoredEvent>> UserRepository::History(Connection& c, std::string_view id) const {
+Result<std::vector<storage::StoredEvent>> UserRepository::History(Connection& c,
+                                                                  std::string_view id) const {
   auto stored = storage::Load(c, id, 0);
   if (!stored) return stored.error();
   for (auto& e : *stored) {
@@ -205,7 +209,8 @@ Result<void> UserRepository::Project(Connection& tx, const domain::User& user) c
   if (!sealed_addresses) return sealed_addresses.error();
 
   auto written = tx.Execute(
-      "INSERT INTO users (id, email_index, email, name, phone, addresses, preferences, roles, active, "
+      "INSERT INTO users (id, email_index, email, name, phone, addresses, preferences, roles, "
+      "active, "
       "password_hash, version, created_at, updated_at) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
       "ON CONFLICT (id) DO UPDATE SET email_index = $2, email = $3, name = $4, phone = $5, "
@@ -232,29 +237,37 @@ Result<UserView> UserRepository::ReadRow(const mercato::storage::Row& row) const
   UserView v;
   v.id = row.String(0);
   auto email = vault_.Open(row.String(1), Where("email", v.id));
-  if (!email) return Error{ErrorCode::kInternal, "cannot decrypt a user's email: " + email.error().message};
+  if (!email)
+    return Error{ErrorCode::kInternal, "cannot decrypt a user's email: " + email.error().message};
   v.email = std::move(email->plaintext);
   v.name = row.String(2);
   if (std::string phone = row.String(3); !phone.empty()) {
     auto opened = vault_.Open(phone, Where("phone", v.id));
-    if (!opened) return Error{ErrorCode::kInternal, "cannot decrypt a user's phone: " + opened.error().message};
+    if (!opened)
+      return Error{ErrorCode::kInternal,
+                   "cannot decrypt a user's phone: " + opened.error().message};
     v.phone = std::move(opened->plaintext);
   }
   auto addresses = vault_.Open(row.String(4), Where("addresses", v.id));
-  if (!addresses) return Error{ErrorCode::kInternal, "cannot decrypt a user's addresses: " + addresses.error().message};
+  if (!addresses)
+    return Error{ErrorCode::kInternal,
+                 "cannot decrypt a user's addresses: " + addresses.error().message};
   std::error_code ec;
   auto list = json::parse(addresses->plaintext, ec);
-  if (ec || !list.is_array()) return Error{ErrorCode::kInternal, "a user's addresses are not a JSON array"};
+  if (ec || !list.is_array())
+    return Error{ErrorCode::kInternal, "a user's addresses are not a JSON array"};
   for (const auto& a : list.as_array()) {
     auto address = domain::AddressFromJson(a);
     if (!address) return address.error();
     v.addresses.push_back(std::move(*address));
   }
   auto preferences = json::parse(row.String(5), ec);
-  if (ec || !preferences.is_object()) return Error{ErrorCode::kInternal, "a user's preferences are not an object"};
+  if (ec || !preferences.is_object())
+    return Error{ErrorCode::kInternal, "a user's preferences are not an object"};
   v.preferences = std::move(preferences.as_object());
   auto roles = json::parse(row.String(6), ec);
-  if (ec || !roles.is_array()) return Error{ErrorCode::kInternal, "a user's roles are not an array"};
+  if (ec || !roles.is_array())
+    return Error{ErrorCode::kInternal, "a user's roles are not an array"};
   for (const auto& r : roles.as_array()) {
     if (r.is_string()) v.roles.emplace_back(r.as_string());
   }
@@ -268,7 +281,8 @@ Result<UserView> UserRepository::ReadRow(const mercato::storage::Row& row) const
 }
 
 Result<std::optional<UserView>> UserRepository::Find(Connection& c, std::string_view id) const {
-  auto rows = c.Query("SELECT " + std::string(kUserColumns) + " FROM users WHERE id = $1", {std::string(id)});
+  auto rows = c.Query("SELECT " + std::string(kUserColumns) + " FROM users WHERE id = $1",
+                      {std::string(id)});
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<UserView>{};
   auto view = ReadRow(rows->rows[0]);
@@ -276,11 +290,12 @@ Result<std::optional<UserView>> UserRepository::Find(Connection& c, std::string_
   return std::optional<UserView>(std::move(*view));
 }
 
-Result<std::optional<UserView>> UserRepository::FindByEmail(Connection& c,
-                                                            std::string_view normalized_email) const {
+Result<std::optional<UserView>> UserRepository::FindByEmail(
+    Connection& c, std::string_view normalized_email) const {
   auto index = vault_.EmailIndex(normalized_email);
   if (!index) return index.error();
-  auto rows = c.Query("SELECT " + std::string(kUserColumns) + " FROM users WHERE email_index = $1", {*index});
+  auto rows = c.Query("SELECT " + std::string(kUserColumns) + " FROM users WHERE email_index = $1",
+                      {*index});
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<UserView>{};
   auto view = ReadRow(rows->rows[0]);

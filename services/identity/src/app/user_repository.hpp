@@ -52,16 +52,19 @@ struct Publication {
 
 class UserRepository {
  public:
-  explicit UserRepository(const PiiVault& vault, int snapshot_every = static_cast<int>(domain::kSnapshotEvery))
+  explicit UserRepository(const PiiVault& vault,
+                          int snapshot_every = static_cast<int>(domain::kSnapshotEvery))
       : vault_(vault), snapshots_{snapshot_every} {}
 
   // The aggregate from its latest snapshot plus the events after it. not_found: no such stream.
   Result<domain::User> Load(mercato::storage::Connection& c, std::string_view id) const;
   // The user as they were at `as_of` (replayed from the events recorded up to then).
   // not_found: no such user, or not registered yet at that time.
-  Result<domain::User> LoadAsOf(mercato::storage::Connection& c, std::string_view id, WallTime as_of) const;
+  Result<domain::User> LoadAsOf(mercato::storage::Connection& c, std::string_view id,
+                                WallTime as_of) const;
   // The whole stream with personal fields decrypted.
-  Result<std::vector<storage::StoredEvent>> History(mercato::storage::Connection& c, std::string_view id) const;
+  Result<std::vector<storage::StoredEvent>> History(mercato::storage::Connection& c,
+                                                    std::string_view id) const;
 
   // Appends `events` (produced by a command on `before`) at before.version() + 1..., projects the
   // read model, writes a snapshot when due and enqueues the integration events. Returns the new
@@ -83,7 +86,8 @@ class UserRepository {
 
  private:
   Result<void> Project(mercato::storage::Connection& tx, const domain::User& user) const;
-  Result<domain::UserEvents> Open(std::string_view id, const std::vector<storage::StoredEvent>& stored) const;
+  Result<domain::UserEvents> Open(std::string_view id,
+                                  const std::vector<storage::StoredEvent>& stored) const;
   Result<UserView> ReadRow(const mercato::storage::Row& row) const;
 
   const PiiVault& vault_;

@@ -7,7 +7,8 @@
 //   service::Authenticator auth(verifier);
 //   auto token = auth.Authenticate(ctx);
 //   if (!token) co_return service::AuthProblem(token.error());
-//   if (auto ok = security::RequireRole(*token, "admin"); !ok) co_return service::AuthProblem(ok.error());
+//   if (auto ok = security::RequireRole(*token, "admin"); !ok) co_return
+//   service::AuthProblem(ok.error());
 #pragma once
 
 #include <chrono>
@@ -18,9 +19,9 @@
 #include "mercato/config/config.hpp"
 #include "mercato/core/result.hpp"
 #include "mercato/core/task.hpp"
-#include "mercato/security/jwks.hpp"
 #include "mercato/http/request_context.hpp"
 #include "mercato/http/response.hpp"
+#include "mercato/security/jwks.hpp"
 #include "mercato/security/jwt.hpp"
 
 namespace mercato::service {
