@@ -17,8 +17,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +26,7 @@
 #include "mercato/messaging/event.hpp"
 #include "mercato/observability/log.hpp"
 #include "mercato/storage/sqlite.hpp"
+#include "mercato/testing/identity.hpp"
 #include "mercato/testing/nats_server.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -74,11 +73,6 @@ Options ParseArgs(int argc, char** argv) {
   return o;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Runs `op` from `threads` threads for `seconds`; returns successful operations per second.
 template <class Op>
 double Rate(int threads, double seconds, Op op, std::atomic<long>& failures) {
@@ -111,28 +105,13 @@ int main(int argc, char** argv) {
   obs::ConfigureLogging("inventory_reserve", obs::LogLevel::kWarn);
   try {
     testing::NatsServer nats;
-    auto identity =
-        testing::ServiceProcess::Start("identity", {"--nats-url=", "--log-level", "warn"}, 60s);
-    const std::string jwks =
-        "http://127.0.0.1:" + std::to_string(identity.port()) + "/.well-known/jwks.json";
+    auto identity = testing::StartIdentityForTest({"--log-level", "warn"});
     auto inventory = testing::ServiceProcess::Start(
-        "inventory", {"--nats-url", nats.url(), "--jwks-url", jwks, "--log-level", "warn"}, 60s);
-    const std::string secrets = identity.data_dir() + "/data/secrets";
-
-    auto token = [&](const std::string& path, const std::string& body, const std::string& type) {
-      auto r = testing::Request(identity.port(), "POST", path, body, {{"Content-Type", type}});
-      if (!r || r->status != 200)
-        throw std::runtime_error(path + ": " + (r ? r->body : r.error().message));
-      return std::string(json::parse(r->body).as_object().at("access_token").as_string());
-    };
-    const std::string admin =
-        token("/auth/login", ReadFile(secrets + "/admin.json"), "application/json");
-    auto client = json::parse(ReadFile(secrets + "/clients/orders.json")).as_object();
-    const std::string service =
-        token("/oauth/token",
-              "grant_type=client_credentials&client_id=orders&client_secret=" +
-                  std::string(client.at("client_secret").as_string()),
-              "application/x-www-form-urlencoded");
+        "inventory",
+        {"--nats-url", nats.url(), "--jwks-url", testing::JwksUrl(identity), "--log-level", "warn"},
+        60s);
+    const std::string admin = testing::AdminToken(identity);
+    const std::string service = testing::ServiceToken(identity, "orders");
 
     // One product, announced like catalog does, with stock for every reservation the run makes.
     const std::string product = "bench-" + NewId();

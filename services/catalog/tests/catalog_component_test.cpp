@@ -66,10 +66,10 @@ class CatalogApi : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     try {
-      identity_ = new ServiceProcess(StartIdentity());
-      catalog_ = new ServiceProcess(StartCatalog(identity_->port()));
+      identity_ = new ServiceProcess(StartIdentityForTest());
+      catalog_ = new ServiceProcess(StartCatalog(*identity_));
       admin_ = AdminToken(*identity_);
-      customer_ = RegisterCustomer(identity_->port(), "shopper");
+      customer_ = RegisterCustomer(*identity_, "shopper");
     } catch (const std::exception& e) {
       start_error_ = e.what();
     }
@@ -451,7 +451,7 @@ TEST_F(CatalogApi, ConcurrentReviewsKeepTheRatingAggregateExact) {
   constexpr int kReviewers = 20;
   std::vector<Customer> reviewers;
   for (int i = 0; i < kReviewers; ++i)
-    reviewers.push_back(RegisterCustomer(identity_->port(), "reviewer"));
+    reviewers.push_back(RegisterCustomer(*identity_, "reviewer"));
   auto product = AdminCreate(json::object{{"name", "Popular Teapot"}, {"price", Money(4500)}});
   const std::string id = Str(product, "id");
 
@@ -520,7 +520,7 @@ TEST_F(CatalogApi, OneReviewPerUserPerProduct) {
   EXPECT_DOUBLE_EQ(Number(rating, "average"), 4.0) << "the refused review changed the aggregate";
 
   // The same user racing themselves: exactly one review is accepted.
-  auto racer = RegisterCustomer(identity_->port(), "racer");
+  auto racer = RegisterCustomer(*identity_, "racer");
   std::atomic<int> created{0}, conflicts{0};
   std::latch start(6);
   std::vector<std::thread> threads;
@@ -738,7 +738,7 @@ TEST_F(CatalogApi, ServesHealthMetricsAndItsOpenApiDocument) {
 // The cache's bounds with a second, tiny-cache instance: evictions and TTL expiry are counted and
 // never serve a wrong document.
 TEST_F(CatalogApi, ABoundedCacheEvictsAndExpires) {
-  auto small = StartCatalog(identity_->port(), {"--cache-size", "2", "--cache-ttl", "300ms"});
+  auto small = StartCatalog(*identity_, {"--cache-size", "2", "--cache-ttl", "300ms"});
   auto admin = AdminToken(*identity_);
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) {

@@ -66,11 +66,11 @@ class CatalogEvents : public ::testing::Test {
 };
 
 TEST_F(CatalogEvents, EveryChangePublishesOneContractEvent) {
-  auto identity = StartIdentity();
-  auto catalog = StartCatalog(identity.port(), {"--outbox-poll", "200ms"}, nats_.url());
+  auto identity = StartIdentityForTest();
+  auto catalog = StartCatalog(identity, {"--outbox-poll", "200ms"}, nats_.url());
   const uint16_t port = catalog.port();
   const std::string admin = AdminToken(identity);
-  auto reviewer = RegisterCustomer(identity.port(), "events");
+  auto reviewer = RegisterCustomer(identity, "events");
   const std::string category = "cat-" + Unique();
   CreateCategory(port, admin, category);
 

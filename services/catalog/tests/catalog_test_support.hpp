@@ -32,6 +32,7 @@
 #include "mercato/core/random.hpp"
 #include "mercato/core/result.hpp"
 #include "mercato/http/blocking_client.hpp"
+#include "mercato/testing/identity.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::catalog::component {
@@ -185,15 +186,6 @@ inline boost::json::object Expect(const Response& response, int status, std::str
 // --- identity
 // --------------------------------------------------------------------------------------
 
-// identity with the bus off and cheap Argon2id, so registering 20 users takes well under a second.
-inline testing::ServiceProcess StartIdentity() {
-  return testing::ServiceProcess::Start(
-      "identity",
-      {"--nats-url=", "--password-memory-kib", "1024", "--password-iterations", "1",
-       "--ip-free-failures", "100000"},
-      kStartTimeout);
-}
-
 // Unique per call and per process, so tests sharing one identity never collide.
 inline std::string Unique() {
   static std::atomic<int> counter{0};
@@ -201,70 +193,17 @@ inline std::string Unique() {
          std::to_string(RandomBelow(1'000'000'000));
 }
 
-inline std::string Login(uint16_t identity_port, std::string_view email,
-                         std::string_view password) {
-  auto tokens = Expect(PostJson(identity_port, "/auth/login",
-                                boost::json::object{{"email", email}, {"password", password}}),
-                       200, "login");
-  std::string token = Str(tokens, "access_token");
-  if (token.empty()) throw std::runtime_error("login without access_token");
-  return token;
-}
+// identity's helpers are shared by every service that verifies its tokens (libs/testing).
+using testing::AdminToken;
+using testing::RegisterCustomer;
+using testing::ServiceToken;
+using testing::StartIdentityForTest;
+using Customer = testing::TestCustomer;
 
-// An access token of identity's first admin (credentials in <data dir>/data/secrets/admin.json).
-inline std::string AdminToken(const testing::ServiceProcess& identity) {
-  std::ifstream in(identity.data_dir() + "/data/secrets/admin.json");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  boost::json::value admin = ParseJson(text);
-  if (!admin.is_object()) throw std::runtime_error("no admin.json in identity's data dir");
-  return Login(identity.port(), Str(admin.as_object(), "email"),
-               Str(admin.as_object(), "password"));
-}
-
-struct Customer {
-  std::string id;
-  std::string token;
-};
-
-// Registers a new customer and logs them in.
-inline Customer RegisterCustomer(uint16_t identity_port, std::string_view tag) {
-  const std::string email = std::string(tag) + "-" + Unique() + "@example.com";
-  auto user = Expect(
-      PostJson(
-          identity_port, "/auth/register",
-          boost::json::object{{"email", email}, {"password", kPassword}, {"name", "Test User"}}),
-      201, "register");
-  return Customer{Str(user, "id"), Login(identity_port, email, kPassword)};
-}
-
-// A service token (role `service`) for one of identity's OAuth clients, whose secret identity
-// wrote to <data dir>/data/secrets/clients/<client>.json at first start.
-inline std::string ServiceToken(const testing::ServiceProcess& identity, std::string_view client) {
-  std::ifstream in(identity.data_dir() + "/data/secrets/clients/" + std::string(client) + ".json");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  boost::json::value credentials = ParseJson(text);
-  if (!credentials.is_object())
-    throw std::runtime_error("no client secret for " + std::string(client));
-  // Client ids and secrets are base64url: nothing to escape in the form.
-  auto issued = Expect(Call(identity.port(), "POST", "/oauth/token",
-                            "grant_type=client_credentials&client_id=" + std::string(client) +
-                                "&client_secret=" + Str(credentials.as_object(), "client_secret"),
-                            {{"Content-Type", "application/x-www-form-urlencoded"}}),
-                       200, "client credentials");
-  return Str(issued, "access_token");
-}
-
-// --- catalog
-// ---------------------------------------------------------------------------------------
-
-inline std::string JwksUrl(uint16_t identity_port) {
-  return "http://127.0.0.1:" + std::to_string(identity_port) + "/.well-known/jwks.json";
-}
-
-inline testing::ServiceProcess StartCatalog(uint16_t identity_port,
+inline testing::ServiceProcess StartCatalog(const testing::ServiceProcess& identity,
                                             const std::vector<std::string>& extra = {},
                                             const std::string& nats_url = {}) {
-  std::vector<std::string> args{"--nats-url=" + nats_url, "--jwks-url", JwksUrl(identity_port)};
+  std::vector<std::string> args{"--nats-url=" + nats_url, "--jwks-url", testing::JwksUrl(identity)};
   args.insert(args.end(), extra.begin(), extra.end());
   return testing::ServiceProcess::Start("catalog", args, kStartTimeout);
 }

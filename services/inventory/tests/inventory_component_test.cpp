@@ -7,14 +7,13 @@
 
 #include <atomic>
 #include <boost/json.hpp>
-#include <fstream>
-#include <iterator>
 #include <thread>
 
 #include "mercato/core/id.hpp"
 #include "mercato/messaging/broker.hpp"
 #include "mercato/messaging/event.hpp"
 #include "mercato/messaging/schema.hpp"
+#include "mercato/testing/identity.hpp"
 #include "mercato/testing/nats_server.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -26,12 +25,6 @@ using namespace std::chrono_literals;
 using testing::ServiceProcess;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 using Response = Result<http::BlockingResponse>;
-
-json::object ReadJsonFile(const std::string& path) {
-  std::ifstream in(path);
-  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  return json::parse(text).as_object();
-}
 
 json::object Body(const Response& r) {
   if (!r) return {};
@@ -66,32 +59,15 @@ class Inventory : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     nats_ = new testing::NatsServer();
-    identity_ = new ServiceProcess(ServiceProcess::Start(
-        "identity", {"--nats-url=", "--password-memory-kib", "1024", "--password-iterations", "1"},
+    identity_ = new ServiceProcess(testing::StartIdentityForTest());
+    inventory_ = new ServiceProcess(ServiceProcess::Start(
+        "inventory",
+        {"--nats-url", nats_->url(), "--jwks-url", testing::JwksUrl(*identity_), "--sweep-interval",
+         "100ms", "--outbox-poll", "200ms", "--low-stock-threshold", "3"},
         60s));
-    const std::string jwks =
-        "http://127.0.0.1:" + std::to_string(identity_->port()) + "/.well-known/jwks.json";
-    inventory_ = new ServiceProcess(
-        ServiceProcess::Start("inventory",
-                              {"--nats-url", nats_->url(), "--jwks-url", jwks, "--sweep-interval",
-                               "100ms", "--outbox-poll", "200ms", "--low-stock-threshold", "3"},
-                              60s));
-    const std::string secrets = identity_->data_dir() + "/data/secrets";
-    admin_ = Token("/auth/login", json::serialize(ReadJsonFile(secrets + "/admin.json")),
-                   "application/json");
-    auto orders = ReadJsonFile(secrets + "/clients/orders.json");
-    service_ = Token("/oauth/token",
-                     "grant_type=client_credentials&client_id=orders&client_secret=" +
-                         Str(orders, "client_secret"),
-                     "application/x-www-form-urlencoded");
-    auto registered = testing::Request(
-        identity_->port(), "POST", "/auth/register",
-        R"({"email":"shopper@example.com","password":"Quokka-Lantern-Orbit-47","name":"Shopper"})",
-        {{"Content-Type", "application/json"}});
-    if (!registered || registered->status != 201) throw std::runtime_error("register failed");
-    customer_ = Token("/auth/login",
-                      R"({"email":"shopper@example.com","password":"Quokka-Lantern-Orbit-47"})",
-                      "application/json");
+    admin_ = testing::AdminToken(*identity_);
+    service_ = testing::ServiceToken(*identity_, "orders");
+    customer_ = testing::RegisterCustomer(*identity_, "shopper").token;
     auto w1 = Post("/warehouses", R"({"id":"w1","name":"North"})", admin_);
     auto w2 = Post("/warehouses", R"({"id":"w2","name":"South"})", admin_);
     if (!w1 || w1->status != 201 || !w2 || w2->status != 201)
@@ -103,13 +79,6 @@ class Inventory : public ::testing::Test {
     delete nats_;
   }
 
-  static std::string Token(const std::string& path, const std::string& body,
-                           const std::string& type) {
-    auto r = testing::Request(identity_->port(), "POST", path, body, {{"Content-Type", type}});
-    if (!r || r->status != 200)
-      throw std::runtime_error(path + " failed: " + (r ? r->body : r.error().message));
-    return Str(Body(r), "access_token");
-  }
   static Response Post(const std::string& path, const std::string& body, const std::string& token,
                        const std::string& method = "POST") {
     Headers h{{"Content-Type", "application/json"}};
@@ -327,13 +296,7 @@ TEST_F(Inventory, RolesAreCheckedByTheServiceItself) {
   EXPECT_TRUE(IsProblem(
       Post("/reservations", ReserveBody("o-" + NewId(), product, 1), "not-a-token"), 401));
   // Only the orders service (and admins) take reservations: another service's token may not.
-  auto notifications =
-      ReadJsonFile(identity_->data_dir() + "/data/secrets/clients/notifications.json");
-  const std::string other =
-      Token("/oauth/token",
-            "grant_type=client_credentials&client_id=notifications&client_secret=" +
-                Str(notifications, "client_secret"),
-            "application/x-www-form-urlencoded");
+  const std::string other = testing::ServiceToken(*identity_, "notifications");
   EXPECT_TRUE(
       IsProblem(Post("/reservations", ReserveBody("o-" + NewId(), product, 1), other), 403));
 }
