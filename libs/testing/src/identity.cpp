@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "mercato/core/random.hpp"
+#include "mercato/testing/http_json.hpp"
 
 namespace mercato::testing {
 
@@ -31,11 +32,6 @@ json::object ReadJson(const std::string& path) {
   return value.as_object();
 }
 
-std::string Member(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 // POSTs to identity and returns the JSON object answered with `status`.
 json::object Post(const ServiceProcess& identity, const std::string& path, const std::string& body,
                   const std::string& content_type, int status) {
@@ -52,7 +48,7 @@ json::object Post(const ServiceProcess& identity, const std::string& path, const
 }
 
 std::string AccessToken(const json::object& tokens, std::string_view what) {
-  std::string token = Member(tokens, "access_token");
+  std::string token = Str(tokens, "access_token");
   if (token.empty()) throw std::runtime_error(std::string(what) + ": no access_token");
   return token;
 }
@@ -73,8 +69,7 @@ std::string JwksUrl(const ServiceProcess& identity) {
 
 std::string AdminToken(const ServiceProcess& identity) {
   auto admin = ReadJson(SecretsDir(identity) + "/admin.json");
-  json::object credentials{{"email", Member(admin, "email")},
-                           {"password", Member(admin, "password")}};
+  json::object credentials{{"email", Str(admin, "email")}, {"password", Str(admin, "password")}};
   return AccessToken(
       Post(identity, "/auth/login", json::serialize(credentials), "application/json", 200),
       "admin login");
@@ -84,7 +79,7 @@ std::string ServiceToken(const ServiceProcess& identity, std::string_view client
   auto credentials = ReadJson(SecretsDir(identity) + "/clients/" + std::string(client) + ".json");
   // Client ids and secrets are base64url: nothing to escape in the form.
   const std::string form = "grant_type=client_credentials&client_id=" + std::string(client) +
-                           "&client_secret=" + Member(credentials, "client_secret");
+                           "&client_secret=" + Str(credentials, "client_secret");
   return AccessToken(Post(identity, "/oauth/token", form, "application/x-www-form-urlencoded", 200),
                      "client credentials");
 }
@@ -99,7 +94,7 @@ TestCustomer RegisterCustomer(const ServiceProcess& identity, std::string_view t
                    json::serialize(json::object{
                        {"email", customer.email}, {"password", kPassword}, {"name", "Test User"}}),
                    "application/json", 201);
-  customer.id = Member(user, "id");
+  customer.id = Str(user, "id");
   customer.token = AccessToken(
       Post(identity, "/auth/login",
            json::serialize(json::object{{"email", customer.email}, {"password", kPassword}}),

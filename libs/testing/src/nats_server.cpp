@@ -84,8 +84,8 @@ std::string NatsServer::url() const { return "nats://127.0.0.1:" + std::to_strin
 
 bool NatsServer::Launch() {
   // Loopback only, no monitoring port (it is off unless -m is given), JetStream with its own store.
-  std::vector<std::string> args = {"-a", "127.0.0.1", "-p", std::to_string(port_), "-js",
-                                   "-sd", store_dir_};
+  std::vector<std::string> args = {"-a",  "127.0.0.1", "-p",      std::to_string(port_),
+                                   "-js", "-sd",       store_dir_};
   process_ = ChildProcess::Start(binary_, args, {}, log_path_);
   // JetStream is enabled before the client listener opens, so accepting means ready.
   bool accepting = WaitFor([this] { return !process_.Running() || GreetsLikeNats(port_); },

@@ -52,7 +52,8 @@ TempDir::TempDir() {
   std::string pattern = base + "/mercato-test-XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
-  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed: " + std::string(strerror(errno)));
+  if (!mkdtemp(buf.data()))
+    throw std::runtime_error("mkdtemp failed: " + std::string(strerror(errno)));
   path_ = buf.data();
 }
 
@@ -246,27 +247,31 @@ void ServiceProcess::Launch(const std::vector<std::string>& args,
   std::error_code ignored;
   fs::remove(port_file, ignored);  // a restart must not read the previous run's port
   port_ = 0;
-  std::vector<std::string> all{"--port", "0", "--data-dir", data_dir() + "/data", "--port-file",
-                               port_file};
+  std::vector<std::string> all{"--port",      "0",      "--data-dir", data_dir() + "/data",
+                               "--port-file", port_file};
   all.insert(all.end(), args.begin(), args.end());
   process_ = ChildProcess::Start(BinaryPath(name_), all, env, log_path());
 
-  bool listening = WaitFor([&] {
-    std::ifstream in(port_file);
-    int port = 0;
-    if (in >> port && port > 0) {
-      port_ = static_cast<uint16_t>(port);
-      return true;
-    }
-    return !process_.Running();
-  }, timeout);
+  bool listening = WaitFor(
+      [&] {
+        std::ifstream in(port_file);
+        int port = 0;
+        if (in >> port && port > 0) {
+          port_ = static_cast<uint16_t>(port);
+          return true;
+        }
+        return !process_.Running();
+      },
+      timeout);
   if (!listening || port_ == 0) {
     throw std::runtime_error(name_ + " did not start listening; log:\n" + Logs());
   }
-  bool ready = WaitFor([&] {
-    auto r = Get(port_, "/health/ready");
-    return (r && r->status == 200) || !process_.Running();
-  }, timeout, std::chrono::milliseconds(20));
+  bool ready = WaitFor(
+      [&] {
+        auto r = Get(port_, "/health/ready");
+        return (r && r->status == 200) || !process_.Running();
+      },
+      timeout, std::chrono::milliseconds(20));
   if (!ready || !process_.Running()) {
     throw std::runtime_error(name_ + " did not become ready; log:\n" + Logs());
   }
@@ -402,7 +407,8 @@ CaptureServer::CaptureServer() {
   socklen_t len = sizeof addr;
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       listen(listen_fd_, 64) != 0 ||
-      getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || pipe(stop_pipe_) != 0) {
+      getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      pipe(stop_pipe_) != 0) {
     throw std::runtime_error("CaptureServer: cannot listen");
   }
   port_ = ntohs(addr.sin_port);
@@ -441,7 +447,8 @@ void CaptureServer::Loop() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < deadline) {
       if (ReadSome(fd, data, std::chrono::milliseconds(200)) == 0) break;
-      if (header_end == std::string::npos && (header_end = data.find("\r\n\r\n")) != std::string::npos) {
+      if (header_end == std::string::npos &&
+          (header_end = data.find("\r\n\r\n")) != std::string::npos) {
         std::string head = data.substr(0, header_end);
         for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (auto p = head.find("content-length:"); p != std::string::npos) {
@@ -458,8 +465,9 @@ void CaptureServer::Loop() {
       std::lock_guard lock(mutex_);
       requests_.push_back(std::move(captured));
     }
-    std::string_view reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-                             "Connection: close\r\n\r\n{}";
+    std::string_view reply =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+        "Connection: close\r\n\r\n{}";
     if (send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) {
       // The client went away; nothing to do.
     }

@@ -95,7 +95,7 @@ class CatalogApi : public ::testing::Test {
   }
   static Response AdminSend(std::string method, std::string path, const json::value& body,
                             Headers headers = {}) {
-    headers.push_back(Bearer(admin_));
+    headers.push_back(BearerHeader(admin_));
     return SendJson(port(), std::move(method), std::move(path), body, std::move(headers));
   }
   static std::string NewCategory() {
@@ -222,11 +222,11 @@ TEST_F(CatalogApi, ProductLifecycleFromCreateToDelete) {
   ASSERT_EQ(in_category.size(), 1u);
   EXPECT_EQ(Str(in_category[0], "id"), id);
 
-  auto deleted = Call(port(), "DELETE", "/products/" + id, {}, {Bearer(admin_)});
+  auto deleted = Call(port(), "DELETE", "/products/" + id, {}, {BearerHeader(admin_)});
   ASSERT_TRUE(deleted);
   EXPECT_EQ(deleted->status, 204) << deleted->body;
   EXPECT_TRUE(IsProblem(Get("/products/" + id), 404, {"not-found"}));
-  EXPECT_TRUE(IsProblem(Call(port(), "DELETE", "/products/" + id, {}, {Bearer(admin_)}), 404));
+  EXPECT_TRUE(IsProblem(Call(port(), "DELETE", "/products/" + id, {}, {BearerHeader(admin_)}), 404));
   EXPECT_TRUE(IsProblem(Get("/products/" + id + "/reviews"), 404));
   EXPECT_TRUE(WalkPages("/products?category=" + category, 20, nullptr).empty());
 }
@@ -470,7 +470,7 @@ TEST_F(CatalogApi, ConcurrentReviewsKeepTheRatingAggregateExact) {
       auto posted =
           PostJson(port(), "/products/" + id + "/reviews",
                    json::object{{"rating", ratings[i]}, {"title", "Review " + std::to_string(i)}},
-                   {Bearer(reviewers[i].token)});
+                   {BearerHeader(reviewers[i].token)});
       statuses[i] = posted ? posted->status : -1;
     });
   }
@@ -505,7 +505,7 @@ TEST_F(CatalogApi, OneReviewPerUserPerProduct) {
   auto product = AdminCreate(json::object{{"name", "Reviewed Mug"}, {"price", Money(900)}});
   const std::string path = "/products/" + Str(product, "id") + "/reviews";
   auto first = PostJson(port(), path, json::object{{"rating", 4}, {"body", "Nice."}},
-                        {Bearer(customer_.token)});
+                        {BearerHeader(customer_.token)});
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 201) << first->body;
   auto review = BodyObject(*first);
@@ -513,7 +513,7 @@ TEST_F(CatalogApi, OneReviewPerUserPerProduct) {
   EXPECT_EQ(Int(review, "rating"), 4);
   EXPECT_FALSE(Str(review, "id").empty());
 
-  auto second = PostJson(port(), path, json::object{{"rating", 1}}, {Bearer(customer_.token)});
+  auto second = PostJson(port(), path, json::object{{"rating", 1}}, {BearerHeader(customer_.token)});
   EXPECT_TRUE(IsProblem(second, 409, {"already-exists"})) << Describe(second);
   auto rating = Obj(Product(Str(product, "id")), "rating");
   EXPECT_EQ(Int(rating, "count"), 1);
@@ -528,7 +528,7 @@ TEST_F(CatalogApi, OneReviewPerUserPerProduct) {
     threads.emplace_back([&, i] {
       start.arrive_and_wait();
       auto posted =
-          PostJson(port(), path, json::object{{"rating", 1 + i % 5}}, {Bearer(racer.token)});
+          PostJson(port(), path, json::object{{"rating", 1 + i % 5}}, {BearerHeader(racer.token)});
       if (posted && posted->status == 201) created.fetch_add(1);
       if (posted && posted->status == 409) conflicts.fetch_add(1);
     });
@@ -541,18 +541,18 @@ TEST_F(CatalogApi, OneReviewPerUserPerProduct) {
   for (const char* bad : {R"({"rating":0})", R"({"rating":6})", R"({"rating":4.5})",
                           R"({"rating":"5"})", "{}", R"({"rating":5,"stars":5})", "not json"}) {
     auto posted = Call(port(), "POST", path, bad,
-                       {Bearer(customer_.token), {"Content-Type", "application/json"}});
+                       {BearerHeader(customer_.token), {"Content-Type", "application/json"}});
     EXPECT_TRUE(IsProblem(posted, 400)) << bad << ": " << Describe(posted);
   }
   EXPECT_TRUE(
       IsProblem(PostJson(port(), path, json::object{{"rating", 5}}), 401, {"unauthenticated"}));
   auto service_token = ServiceToken(*identity_, "orders");
   EXPECT_TRUE(
-      IsProblem(PostJson(port(), path, json::object{{"rating", 5}}, {Bearer(service_token)}), 403,
+      IsProblem(PostJson(port(), path, json::object{{"rating", 5}}, {BearerHeader(service_token)}), 403,
                 {"permission-denied"}))
       << "reviews are written by users, not services";
   EXPECT_TRUE(IsProblem(PostJson(port(), "/products/no-such-product/reviews",
-                                 json::object{{"rating", 5}}, {Bearer(customer_.token)}),
+                                 json::object{{"rating", 5}}, {BearerHeader(customer_.token)}),
                         404));
 }
 
@@ -584,13 +584,13 @@ TEST_F(CatalogApi, WritesNeedAnAdminTokenReadsNeedNone) {
     if (anonymous) {
       EXPECT_EQ(anonymous->Header("WWW-Authenticate"), "Bearer error=\"invalid_token\"");
     }
-    auto forged = Call(port(), write.method, write.path, body, {Bearer("not.a.jwt")});
+    auto forged = Call(port(), write.method, write.path, body, {BearerHeader("not.a.jwt")});
     EXPECT_TRUE(IsProblem(forged, 401, {"unauthenticated"}));
     auto tampered = customer_.token;
     tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
-    EXPECT_TRUE(IsProblem(Call(port(), write.method, write.path, body, {Bearer(tampered)}), 401));
+    EXPECT_TRUE(IsProblem(Call(port(), write.method, write.path, body, {BearerHeader(tampered)}), 401));
     auto as_customer = Call(port(), write.method, write.path, body,
-                            {Bearer(customer_.token), {"Content-Type", "application/json"}});
+                            {BearerHeader(customer_.token), {"Content-Type", "application/json"}});
     EXPECT_TRUE(IsProblem(as_customer, 403, {"permission-denied"}));
   }
   // Nothing changed, and reads need no token.
@@ -689,7 +689,7 @@ TEST_F(CatalogApi, BadInputIsAClientErrorNeverA500) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.method + " " + c.path.substr(0, 120) + " " + c.body.substr(0, 200));
     Headers headers = c.headers;
-    headers.push_back(Bearer(admin_));
+    headers.push_back(BearerHeader(admin_));
     headers.emplace_back("Content-Type", "application/json");
     auto response = Call(port(), c.method, c.path, c.body, headers);
     EXPECT_TRUE(IsProblem(response, c.status));
@@ -699,7 +699,7 @@ TEST_F(CatalogApi, BadInputIsAClientErrorNeverA500) {
   }
   // A body over the server's limit is refused before any handler runs.
   auto huge = Call(port(), "POST", "/products", std::string(2 * 1024 * 1024, ' '),
-                   {Bearer(admin_), {"Content-Type", "application/json"}});
+                   {BearerHeader(admin_), {"Content-Type", "application/json"}});
   ASSERT_TRUE(huge);
   EXPECT_GE(huge->status, 400);
   EXPECT_LT(huge->status, 500);

@@ -84,7 +84,7 @@ TEST_F(CatalogEvents, EveryChangePublishesOneContractEvent) {
     ASSERT_TRUE(r) << what << ": " << r.error().message;
     ASSERT_EQ(r->status, status) << what << ": " << r->body;
   };
-  auto bearer = Bearer(admin);
+  auto bearer = BearerHeader(admin);
   expect_status(SendJson(port, "PATCH", "/products/" + id, json::object{{"name", "Event Kettle 2"}},
                          {bearer}),
                 200, "rename");
@@ -92,7 +92,7 @@ TEST_F(CatalogEvents, EveryChangePublishesOneContractEvent) {
       SendJson(port, "PATCH", "/products/" + id, json::object{{"price", Money(1999)}}, {bearer}),
       200, "reprice");
   expect_status(PostJson(port, "/products/" + id + "/reviews", json::object{{"rating", 4}},
-                         {Bearer(reviewer.token)}),
+                         {BearerHeader(reviewer.token)}),
                 201, "review");
   expect_status(Call(port, "DELETE", "/products/" + id, {}, {bearer}), 204, "delete");
 
@@ -165,7 +165,7 @@ TEST_F(CatalogEvents, EveryChangePublishesOneContractEvent) {
 
   // With the bus on, its operator endpoints exist and are guarded like the catalog's writes.
   EXPECT_TRUE(IsProblem(Call(port, "GET", "/admin/dead-letters"), 401, {"unauthenticated"}));
-  EXPECT_TRUE(IsProblem(Call(port, "GET", "/admin/dead-letters", {}, {Bearer(reviewer.token)}), 403,
+  EXPECT_TRUE(IsProblem(Call(port, "GET", "/admin/dead-letters", {}, {BearerHeader(reviewer.token)}), 403,
                         {"permission-denied"}));
   auto listed = Call(port, "GET", "/admin/dead-letters", {}, {bearer});
   ASSERT_TRUE(listed);

@@ -35,23 +35,34 @@
 #include "mercato/security/jwt.hpp"
 #include "mercato/security/keys.hpp"
 #include "mercato/security/secrets.hpp"
+#include "mercato/testing/http_json.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::identity::component {
 
 using namespace std::chrono_literals;
-using Headers = std::vector<std::pair<std::string, std::string>>;
-using Response = Result<http::BlockingResponse>;
+// The generic HTTP and JSON helpers come from libs/testing (shared by every service's tests).
+using testing::BearerHeader;
+using testing::BodyObject;
+using testing::Call;
+using testing::Describe;
+using testing::Headers;
+using testing::Int;
+using testing::IsProblem;
+using testing::kProblemTypeBase;
+using testing::ParseJson;
+using testing::PostJson;
+using testing::ProblemField;
+using testing::Response;
+using testing::SendJson;
+using testing::Str;
+using testing::StringArray;
 
 // A password the policy accepts (12+ characters, not common, unrelated to any test email).
 inline constexpr std::string_view kPassword = "Quokka-Lantern-Orbit-47";
-inline constexpr std::string_view kProblemTypeBase = "https://mercato.dev/problems/";
 inline constexpr std::string_view kIssuer = "mercato-identity";
 inline constexpr std::string_view kAudience = "mercato";
 
-// Generous on purpose: the suites run beside others on two cores, and one register or login
-// hashes a password (~50 ms with the cheap parameters, much more when the machine is busy).
-inline constexpr auto kCallTimeout = std::chrono::seconds(30);
 inline constexpr auto kStartTimeout = std::chrono::seconds(60);
 
 // --- starting the service ----------------------------------------------------------------------
@@ -114,139 +125,17 @@ inline bool Contains(std::string_view haystack, std::string_view needle) {
 
 // --- JSON --------------------------------------------------------------------------------------
 
-inline boost::json::value ParseJson(std::string_view text) {
-  boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec);
-  if (ec) return nullptr;
-  return value;
-}
-
-// The response body as a JSON object; an empty object (and a test failure) when it is not one.
-inline boost::json::object BodyObject(const http::BlockingResponse& response) {
-  boost::json::value value = ParseJson(response.body);
-  if (!value.is_object()) {
-    ADD_FAILURE() << "body is not a JSON object (status " << response.status
-                  << "): " << response.body.substr(0, 500);
-    return {};
-  }
-  return value.as_object();
-}
-
-// A string member, or "" when missing or not a string.
-inline std::string Str(const boost::json::object& object, std::string_view key) {
-  const boost::json::value* value = object.if_contains(key);
-  if (value == nullptr || !value->is_string()) return {};
-  return std::string(value->as_string());
-}
-
-// An integer member, or -1 when missing or not an integer.
-inline int64_t Int(const boost::json::object& object, std::string_view key) {
-  const boost::json::value* value = object.if_contains(key);
-  if (value == nullptr) return -1;
-  if (value->is_int64()) return value->as_int64();
-  if (value->is_uint64()) return static_cast<int64_t>(value->as_uint64());
-  return -1;
-}
-
-inline std::vector<std::string> StringArray(const boost::json::object& object,
-                                            std::string_view key) {
-  std::vector<std::string> out;
-  const boost::json::value* value = object.if_contains(key);
-  if (value == nullptr || !value->is_array()) return out;
-  for (const auto& item : value->as_array()) {
-    if (item.is_string()) out.emplace_back(item.as_string());
-  }
-  return out;
-}
-
 inline bool HasString(const std::vector<std::string>& values, std::string_view wanted) {
   return std::find(values.begin(), values.end(), wanted) != values.end();
 }
 
 // --- HTTP --------------------------------------------------------------------------------------
 
-inline std::pair<std::string, std::string> BearerHeader(std::string_view token) {
-  return {"Authorization", "Bearer " + std::string(token)};
-}
-
-inline Response Call(uint16_t port, std::string method, std::string path, std::string body = {},
-                     Headers headers = {}) {
-  return testing::Request(port, std::move(method), std::move(path), std::move(body),
-                          std::move(headers), kCallTimeout);
-}
-
-inline Response SendJson(uint16_t port, std::string method, std::string path,
-                         const boost::json::value& body, Headers headers = {}) {
-  headers.emplace_back("Content-Type", "application/json");
-  return Call(port, std::move(method), std::move(path), boost::json::serialize(body),
-              std::move(headers));
-}
-
-inline Response PostJson(uint16_t port, std::string path, const boost::json::value& body,
-                         Headers headers = {}) {
-  return SendJson(port, "POST", std::move(path), body, std::move(headers));
-}
-
 // GET with a bearer token (none when `token` is empty).
 inline Response GetWith(uint16_t port, std::string path, std::string_view token,
                         Headers headers = {}) {
   if (!token.empty()) headers.push_back(BearerHeader(token));
   return Call(port, "GET", std::move(path), {}, std::move(headers));
-}
-
-// "request failed" or "status N: <body>", for assertion messages.
-inline std::string Describe(const Response& response) {
-  if (!response) return "request failed: " + response.error().message;
-  return "status " + std::to_string(response->status) + ": " + response->body.substr(0, 800);
-}
-
-// An RFC 9457 problem with this status: problem+json content type, and a body whose `status`
-// matches and whose `type` is one of Mercato's stable problem types. When `slugs` is given the
-// type must end in one of them ("unauthenticated", "not-found", ...).
-inline ::testing::AssertionResult IsProblem(const Response& response, int status,
-                                            std::initializer_list<std::string_view> slugs = {}) {
-  if (!response) {
-    return ::testing::AssertionFailure() << "request failed: " << response.error().message;
-  }
-  if (response->status != status) {
-    return ::testing::AssertionFailure()
-           << "want status " << status << ", got " << Describe(response);
-  }
-  std::string content_type = response->Header("Content-Type");
-  if (!content_type.starts_with("application/problem+json")) {
-    return ::testing::AssertionFailure()
-           << "content type '" << content_type << "' is not application/problem+json; "
-           << Describe(response);
-  }
-  boost::json::value value = ParseJson(response->body);
-  if (!value.is_object()) {
-    return ::testing::AssertionFailure() << "problem body is not a JSON object: " << response->body;
-  }
-  const auto& problem = value.as_object();
-  if (Int(problem, "status") != status) {
-    return ::testing::AssertionFailure()
-           << "problem `status` is not " << status << ": " << response->body;
-  }
-  std::string type = Str(problem, "type");
-  if (!type.starts_with(kProblemTypeBase) || type.size() == kProblemTypeBase.size()) {
-    return ::testing::AssertionFailure() << "problem `type` '" << type << "' is not a Mercato type";
-  }
-  if (slugs.size() != 0) {
-    std::string_view slug = std::string_view(type).substr(kProblemTypeBase.size());
-    bool known = std::find(slugs.begin(), slugs.end(), slug) != slugs.end();
-    if (!known) {
-      return ::testing::AssertionFailure()
-             << "problem `type` '" << type << "' is not one expected; " << response->body;
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-// The problem's `field` (the offending input), "" if none or not a problem.
-inline std::string ProblemField(const Response& response) {
-  if (!response) return {};
-  boost::json::value value = ParseJson(response->body);
-  return value.is_object() ? Str(value.as_object(), "field") : std::string();
 }
 
 // --- users and tokens --------------------------------------------------------------------------

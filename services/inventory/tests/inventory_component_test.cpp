@@ -13,6 +13,7 @@
 #include "mercato/messaging/broker.hpp"
 #include "mercato/messaging/event.hpp"
 #include "mercato/messaging/schema.hpp"
+#include "mercato/testing/http_json.hpp"
 #include "mercato/testing/identity.hpp"
 #include "mercato/testing/nats_server.hpp"
 #include "mercato/testing/testing.hpp"
@@ -22,37 +23,20 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using testing::Headers;
+using testing::Int;
+using testing::IsProblem;
+using testing::Response;
 using testing::ServiceProcess;
-using Headers = std::vector<std::pair<std::string, std::string>>;
-using Response = Result<http::BlockingResponse>;
+using testing::Str;
 
+// The body of an answer as a JSON object (an empty one, and a failure, when it is not).
 json::object Body(const Response& r) {
-  if (!r) return {};
-  std::error_code ec;
-  auto v = json::parse(r->body, ec);
-  return !ec && v.is_object() ? v.as_object() : json::object{};
-}
-
-std::string Str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::int64_t Int(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_int64() ? v->as_int64() : -1;
-}
-
-::testing::AssertionResult IsProblem(const Response& r, int status) {
-  if (!r) return ::testing::AssertionFailure() << "request failed: " << r.error().message;
-  if (r->status != status)
-    return ::testing::AssertionFailure() << "status " << r->status << ": " << r->body;
-  if (r->Header("Content-Type").find("application/problem+json") == std::string::npos) {
-    return ::testing::AssertionFailure() << "not problem+json: " << r->Header("Content-Type");
+  if (!r) {
+    ADD_FAILURE() << "request failed: " << r.error().message;
+    return {};
   }
-  if (Int(Body(r), "status") != status)
-    return ::testing::AssertionFailure() << "body status: " << r->body;
-  return ::testing::AssertionSuccess();
+  return testing::BodyObject(*r);
 }
 
 class Inventory : public ::testing::Test {

@@ -140,12 +140,13 @@ class InProcessServer {
 };
 
 // Blocking HTTP to 127.0.0.1:<port>.
-Result<http::BlockingResponse> Request(uint16_t port, std::string method, std::string path,
-                                       std::string body = {},
-                                       std::vector<std::pair<std::string, std::string>> headers = {},
-                                       Duration timeout = std::chrono::seconds(10));
-inline Result<http::BlockingResponse> Get(uint16_t port, std::string path,
-                                          std::vector<std::pair<std::string, std::string>> headers = {}) {
+Result<http::BlockingResponse> Request(
+    uint16_t port, std::string method, std::string path, std::string body = {},
+    std::vector<std::pair<std::string, std::string>> headers = {},
+    Duration timeout = std::chrono::seconds(10));
+inline Result<http::BlockingResponse> Get(
+    uint16_t port, std::string path,
+    std::vector<std::pair<std::string, std::string>> headers = {}) {
   return Request(port, "GET", std::move(path), {}, std::move(headers));
 }
 
