@@ -35,8 +35,9 @@ std::string ItemBody(const std::string& name, int64_t price) {
 class HelloEvents : public ::testing::Test {
  protected:
   std::vector<std::string> Args() const {
-    return {"--nats-url", nats_.url(), "--consumer-ack-wait", "2s", "--consumer-max-deliver", "3",
-            "--outbox-poll", "200ms"};
+    return {
+        "--nats-url",    nats_.url(), "--consumer-ack-wait", "2s", "--consumer-max-deliver", "3",
+        "--outbox-poll", "200ms"};
   }
   ServiceProcess StartHello(const Env& env = {}) {
     return ServiceProcess::Start("hello", Args(), 20s, env);
@@ -58,15 +59,10 @@ class HelloEvents : public ::testing::Test {
     auto broker = messaging::Broker::Connect({.url = nats_.url(), .name = "test"});
     EXPECT_TRUE(broker);
     if (!broker) return events;
-    auto last = (*broker)->LastSequence("HELLO");
-    if (!last) return events;
-    for (uint64_t seq = 1; seq <= *last; ++seq) {
-      auto stored = (*broker)->GetMessage("HELLO", seq);
-      if (!stored) continue;
-      auto event = messaging::Parse(stored->data);
-      EXPECT_TRUE(event) << stored->data;
-      if (event) events.push_back(std::move(*event));
-    }
+    auto stored = messaging::ReadStreamEvents(**broker, "HELLO");
+    EXPECT_TRUE(stored) << (stored ? "" : stored.error().message);
+    if (!stored) return events;
+    for (auto& e : *stored) events.push_back(std::move(e.event));
     return events;
   }
   size_t CopiesInStream(const std::string& item_id) {
@@ -86,7 +82,8 @@ TEST_F(HelloEvents, EventCarriesTheTraceAndMatchesItsContract) {
                              {"traceparent", "00-" + trace_id + "-eee19b7ec3c1b174-01"}});
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 201);
-  ASSERT_TRUE(testing::WaitFor([&] { return Updates(hello.port(), "traced") == 1; }, 10s)) << hello.Logs();
+  ASSERT_TRUE(testing::WaitFor([&] { return Updates(hello.port(), "traced") == 1; }, 10s))
+      << hello.Logs();
 
   auto events = StreamEvents();
   ASSERT_EQ(events.size(), 1u);
@@ -110,7 +107,8 @@ TEST_F(HelloEvents, RelayKilledBeforePublishingPublishesOnceAfterRestart) {
   EXPECT_EQ(CopiesInStream("crash-1"), 0u) << "killed before publishing";
 
   hello.Restart(Args());
-  ASSERT_TRUE(testing::WaitFor([&] { return Updates(hello.port(), "crash-1") == 1; }, 15s)) << hello.Logs();
+  ASSERT_TRUE(testing::WaitFor([&] { return Updates(hello.port(), "crash-1") == 1; }, 15s))
+      << hello.Logs();
   EXPECT_EQ(CopiesInStream("crash-1"), 1u);
   auto item = testing::Get(hello.port(), "/items/crash-1");
   ASSERT_TRUE(item);
@@ -124,14 +122,19 @@ TEST_F(HelloEvents, RelayKilledAfterTheAckBeforeMarkingDoesNotDuplicate) {
   EXPECT_EQ(CopiesInStream("crash-2"), 1u) << "JetStream acknowledged it before the kill";
 
   hello.Restart(Args());  // the relay publishes the unmarked row again: same Nats-Msg-Id
-  ASSERT_TRUE(testing::WaitFor([&] {
-    auto m = testing::Get(hello.port(), "/metrics");
-    return m && m->body.find("mercato_outbox_pending_rows{service=\"hello\"} 0") != std::string::npos;
-  }, 15s)) << hello.Logs();
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto m = testing::Get(hello.port(), "/metrics");
+        return m && m->body.find("mercato_outbox_pending_rows{service=\"hello\"} 0") !=
+                        std::string::npos;
+      },
+      15s))
+      << hello.Logs();
   ASSERT_TRUE(testing::WaitFor([&] { return Updates(hello.port(), "crash-2") >= 1; }, 15s));
   auto metrics = testing::Get(hello.port(), "/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find("mercato_outbox_published_total{service=\"hello\"} 1"), std::string::npos)
+  EXPECT_NE(metrics->body.find("mercato_outbox_published_total{service=\"hello\"} 1"),
+            std::string::npos)
       << "the restarted relay should have republished the unmarked row";
   EXPECT_EQ(CopiesInStream("crash-2"), 1u) << "the broker dropped the duplicate";
   EXPECT_EQ(Updates(hello.port(), "crash-2"), 1);
@@ -143,10 +146,14 @@ TEST_F(HelloEvents, ConsumerKilledAfterItsEffectBeforeTheAckAppliesOnce) {
   EXPECT_EQ(hello.process().Wait(10s), 128 + SIGKILL) << hello.Logs();
 
   hello.Restart(Args());  // the event is redelivered after ack-wait; the inbox remembers it
-  ASSERT_TRUE(testing::WaitFor([&] {
-    auto m = testing::Get(hello.port(), "/metrics");
-    return m && m->body.find("outcome=\"duplicate\"") != std::string::npos;
-  }, 15s)) << "the redelivery should be recognised as a duplicate\n" << hello.Logs();
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto m = testing::Get(hello.port(), "/metrics");
+        return m && m->body.find("outcome=\"duplicate\"") != std::string::npos;
+      },
+      15s))
+      << "the redelivery should be recognised as a duplicate\n"
+      << hello.Logs();
   EXPECT_EQ(Updates(hello.port(), "crash-3"), 1);
 }
 
@@ -155,30 +162,43 @@ TEST_F(HelloEvents, BrokerDownForTenSecondsLosesAndDuplicatesNothing) {
   constexpr int kItems = 10;
   constexpr int kEvents = 1000;
   int accepted = 0;
-  auto put = [&](int i) { accepted += Put(hello.port(), "bulk-" + std::to_string(i % kItems), "Bulk", 100 + i) / 100 == 2; };
+  auto put = [&](int i) {
+    accepted += Put(hello.port(), "bulk-" + std::to_string(i % kItems), "Bulk", 100 + i) / 100 == 2;
+  };
 
   for (int i = 0; i < 300; ++i) put(i);
   nats_.Stop();
   auto stopped_at = std::chrono::steady_clock::now();
   for (int i = 300; i < kEvents; ++i) put(i);  // accepted: the outbox holds them
-  ASSERT_TRUE(testing::WaitFor([&] { return std::chrono::steady_clock::now() - stopped_at >= 10s; }, 20s));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return std::chrono::steady_clock::now() - stopped_at >= 10s; }, 20s));
   nats_.Start();
   EXPECT_EQ(accepted, kEvents);
 
-  ASSERT_TRUE(testing::WaitFor([&] {
-    int64_t total = 0;
-    for (int k = 0; k < kItems; ++k) total += Updates(hello.port(), "bulk-" + std::to_string(k));
-    return total == kEvents;
-  }, 60s)) << hello.Logs().substr(0, 4000);
-  for (int k = 0; k < kItems; ++k) EXPECT_EQ(Updates(hello.port(), "bulk-" + std::to_string(k)), kEvents / kItems);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        int64_t total = 0;
+        for (int k = 0; k < kItems; ++k)
+          total += Updates(hello.port(), "bulk-" + std::to_string(k));
+        return total == kEvents;
+      },
+      60s))
+      << hello.Logs().substr(0, 4000);
+  for (int k = 0; k < kItems; ++k)
+    EXPECT_EQ(Updates(hello.port(), "bulk-" + std::to_string(k)), kEvents / kItems);
 
   Result<http::BlockingResponse> metrics = Error{ErrorCode::kInternal, "not fetched"};
-  EXPECT_TRUE(testing::WaitFor([&] {
-    metrics = testing::Get(hello.port(), "/metrics");
-    return metrics && metrics->body.find("mercato_outbox_pending_rows{service=\"hello\"} 0") != std::string::npos;
-  }, 10s)) << "the outbox should drain to zero";
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        metrics = testing::Get(hello.port(), "/metrics");
+        return metrics && metrics->body.find("mercato_outbox_pending_rows{service=\"hello\"} 0") !=
+                              std::string::npos;
+      },
+      10s))
+      << "the outbox should drain to zero";
   ASSERT_TRUE(metrics);
-  EXPECT_EQ(metrics->body.find("mercato_outbox_publish_failures_total{service=\"hello\"} 0\n"), std::string::npos)
+  EXPECT_EQ(metrics->body.find("mercato_outbox_publish_failures_total{service=\"hello\"} 0\n"),
+            std::string::npos)
       << "publishing should have failed while the broker was down";
   std::set<std::string> ids;
   size_t messages = 0;
@@ -193,11 +213,16 @@ TEST_F(HelloEvents, BrokerDownForTenSecondsLosesAndDuplicatesNothing) {
 TEST_F(HelloEvents, PoisonEventIsDeadLetteredAndLaterEventsFlow) {
   auto hello = StartHello();
   ASSERT_EQ(Put(hello.port(), "bad-1", "poison", 100), 201);
-  ASSERT_TRUE(testing::WaitFor([&] {
-    auto r = testing::Get(hello.port(), "/admin/dead-letters");
-    return r && r->status == 200 && boost::json::parse(r->body).as_object().at("total").as_int64() == 1;
-  }, 20s)) << hello.Logs();
-  auto letters = boost::json::parse(testing::Get(hello.port(), "/admin/dead-letters")->body).as_object();
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = testing::Get(hello.port(), "/admin/dead-letters");
+        return r && r->status == 200 &&
+               boost::json::parse(r->body).as_object().at("total").as_int64() == 1;
+      },
+      20s))
+      << hello.Logs();
+  auto letters =
+      boost::json::parse(testing::Get(hello.port(), "/admin/dead-letters")->body).as_object();
   auto letter = letters.at("items").as_array().at(0).as_object();
   EXPECT_EQ(letter.at("subject").as_string(), "hello.ItemUpdated");
   EXPECT_EQ(letter.at("deliveries").as_int64(), 3);
@@ -208,10 +233,12 @@ TEST_F(HelloEvents, PoisonEventIsDeadLetteredAndLaterEventsFlow) {
 
   auto metrics = testing::Get(hello.port(), "/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find("mercato_consumer_dead_lettered_total{consumer=\"hello\"} 1"), std::string::npos);
+  EXPECT_NE(metrics->body.find("mercato_consumer_dead_lettered_total{consumer=\"hello\"} 1"),
+            std::string::npos);
 
-  auto replay = testing::Request(hello.port(), "POST",
-                                 "/admin/dead-letters/" + std::to_string(letter.at("sequence").as_int64()) + "/replay");
+  auto replay = testing::Request(
+      hello.port(), "POST",
+      "/admin/dead-letters/" + std::to_string(letter.at("sequence").as_int64()) + "/replay");
   ASSERT_TRUE(replay);
   EXPECT_EQ(replay->status, 202);
   auto bad_sequence = testing::Request(hello.port(), "POST", "/admin/dead-letters/abc/replay");
@@ -227,7 +254,8 @@ TEST_F(HelloEvents, EventsOfOneItemAreAppliedInTheOrderTheyWereWritten) {
   for (int k = 0; k < 3; ++k) {
     std::string id = "ordered-" + std::to_string(k);
     ASSERT_TRUE(testing::WaitFor([&] { return Updates(hello.port(), id) == 20; }, 20s));
-    auto stats = boost::json::parse(testing::Get(hello.port(), "/items/" + id + "/stats")->body).as_object();
+    auto stats =
+        boost::json::parse(testing::Get(hello.port(), "/items/" + id + "/stats")->body).as_object();
     std::vector<int64_t> seen;
     for (auto& p : stats.at("price_history").as_array()) seen.push_back(p.as_int64());
     std::vector<int64_t> written;
@@ -246,16 +274,22 @@ TEST_F(HelloEvents, ReadinessReportsTheBrokerAndWritesGoOnWithoutIt) {
   EXPECT_NE(ready->body.find("\"name\":\"nats\""), std::string::npos) << ready->body;
   nats_.Stop();
   // Reported but not critical: writes keep working (the outbox holds their events).
-  EXPECT_TRUE(testing::WaitFor([&] {
-    auto r = testing::Get(hello.port(), "/health/ready");
-    return r && r->status == 200 && r->body.find("\"name\":\"nats\",\"status\":\"down\"") != std::string::npos;
-  }, 10s)) << "readiness should report the broker down";
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = testing::Get(hello.port(), "/health/ready");
+        return r && r->status == 200 &&
+               r->body.find("\"name\":\"nats\",\"status\":\"down\"") != std::string::npos;
+      },
+      10s))
+      << "readiness should report the broker down";
   EXPECT_EQ(Put(hello.port(), "while-down", "Mug", 300), 201);
   nats_.Start();
-  EXPECT_TRUE(testing::WaitFor([&] {
-    auto r = testing::Get(hello.port(), "/health/ready");
-    return r && r->body.find("\"name\":\"nats\",\"status\":\"up\"") != std::string::npos;
-  }, 15s));
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = testing::Get(hello.port(), "/health/ready");
+        return r && r->body.find("\"name\":\"nats\",\"status\":\"up\"") != std::string::npos;
+      },
+      15s));
   EXPECT_TRUE(testing::WaitFor([&] { return Updates(hello.port(), "while-down") == 1; }, 15s));
 }
 

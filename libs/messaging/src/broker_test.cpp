@@ -372,6 +372,29 @@ TEST_F(BrokerTest, GetMessageReadsStoredMessagesAndLastSequence) {
   EXPECT_EQ(no_stream.error().code, ErrorCode::kNotFound) << no_stream.error().message;
 }
 
+TEST_F(BrokerTest, ReadStreamEventsReturnsEveryEventInOrderAndRefusesForeignMessages) {
+  auto none = ReadStreamEvents(*broker_, "NOSUCHSTREAM");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none->empty()) << "a stream not created yet holds no events";
+  auto first = MakeEvent(context_, "Happened", "agg-1", boost::json::object{{"n", 1}});
+  auto second = MakeEvent(context_, "Happened", "agg-2", boost::json::object{{"n", 2}});
+  MustPublish(first.id, Serialize(first));
+  MustPublish(second.id, Serialize(second));
+  auto events = ReadStreamEvents(*broker_, stream_);
+  ASSERT_TRUE(events) << events.error().message;
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].sequence, 1u);
+  EXPECT_EQ((*events)[0].event.id, first.id);
+  EXPECT_EQ((*events)[1].event.subject, "agg-2");
+  EXPECT_EQ((*events)[1].subject, Subject("Happened"));
+  EXPECT_EQ((*events)[1].raw, Serialize(second));
+  MustPublish("not-an-event", "plain text");
+  auto broken = ReadStreamEvents(*broker_, stream_);
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(broken.error().message.find("message 3"), std::string::npos) << broken.error().message;
+}
+
 TEST_F(BrokerTest, HeadersRoundTrip) {
   const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   MustPublish("h1", "payload", {{"traceparent", traceparent}, {"Ce-Source", "orders"}});
@@ -394,7 +417,8 @@ TEST_F(BrokerTest, ConcurrentPublishersGetDistinctSequences) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        auto ack = broker_->Publish(Subject("Happened"), std::to_string(t) + "-" + std::to_string(i), "x");
+        auto ack =
+            broker_->Publish(Subject("Happened"), std::to_string(t) + "-" + std::to_string(i), "x");
         if (ack) sequences[static_cast<size_t>(t)].push_back(ack->sequence);
       }
     });
@@ -459,7 +483,8 @@ TEST(BrokerOutage, ConsumerResumesAfterAServerKill) {
   auto& broker = **connected;
   ASSERT_TRUE(broker.EnsureStream(StreamSpec::ForContext("KILL", "kill")));
   ASSERT_TRUE(broker.Publish("kill.Happened", "k1", "1"));
-  auto consumer = broker.Subscribe({.stream = "KILL", .durable = "svc", .filter_subject = "kill.>"});
+  auto consumer =
+      broker.Subscribe({.stream = "KILL", .durable = "svc", .filter_subject = "kill.>"});
   ASSERT_TRUE(consumer) << consumer.error().message;
 
   nats.Kill();
@@ -470,11 +495,13 @@ TEST(BrokerOutage, ConsumerResumesAfterAServerKill) {
   nats.Start();
   ASSERT_TRUE(testing::WaitFor([&] { return broker.Connected(); }, 10s));
   std::vector<std::unique_ptr<Message>> got;
-  ASSERT_TRUE(testing::WaitFor([&] {
-    auto batch = (*consumer)->Fetch(1, 500ms);
-    if (batch && !batch->empty()) got = std::move(*batch);
-    return !got.empty();
-  }, 10s));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto batch = (*consumer)->Fetch(1, 500ms);
+        if (batch && !batch->empty()) got = std::move(*batch);
+        return !got.empty();
+      },
+      10s));
   EXPECT_EQ(got[0]->data(), "1");
   EXPECT_TRUE(got[0]->Ack());
 }

@@ -28,30 +28,25 @@ std::string ContractsDir() {
   return std::string(source ? source : ".") + "/contracts/events";
 }
 
-struct StreamEvent {
-  messaging::Event event;
-  std::string subject;  // the NATS subject
-};
+using messaging::StreamEvent;
 
 class CatalogEvents : public ::testing::Test {
  protected:
   // Every message of the CATALOG stream about `product_id`, parsed, in stream order.
   std::vector<StreamEvent> EventsOf(const std::string& product_id) {
-    std::vector<StreamEvent> events;
     auto broker = messaging::Broker::Connect({.url = nats_.url(), .name = "catalog-test"});
     if (!broker) {
       ADD_FAILURE() << "connect: " << broker.error().message;
-      return events;
+      return {};
     }
-    auto last = (*broker)->LastSequence("CATALOG");
-    if (!last) return events;  // no stream yet
-    for (uint64_t seq = 1; seq <= *last; ++seq) {
-      auto stored = (*broker)->GetMessage("CATALOG", seq);
-      if (!stored) continue;
-      auto event = messaging::Parse(stored->data);
-      EXPECT_TRUE(event) << "not a CloudEvent: " << stored->data;
-      if (event && event->subject == product_id)
-        events.push_back({std::move(*event), stored->subject});
+    auto all = messaging::ReadStreamEvents(**broker, "CATALOG");
+    if (!all) {
+      ADD_FAILURE() << all.error().message;
+      return {};
+    }
+    std::vector<StreamEvent> events;
+    for (auto& e : *all) {
+      if (e.event.subject == product_id) events.push_back(std::move(e));
     }
     return events;
   }
@@ -165,8 +160,9 @@ TEST_F(CatalogEvents, EveryChangePublishesOneContractEvent) {
 
   // With the bus on, its operator endpoints exist and are guarded like the catalog's writes.
   EXPECT_TRUE(IsProblem(Call(port, "GET", "/admin/dead-letters"), 401, {"unauthenticated"}));
-  EXPECT_TRUE(IsProblem(Call(port, "GET", "/admin/dead-letters", {}, {BearerHeader(reviewer.token)}), 403,
-                        {"permission-denied"}));
+  EXPECT_TRUE(
+      IsProblem(Call(port, "GET", "/admin/dead-letters", {}, {BearerHeader(reviewer.token)}), 403,
+                {"permission-denied"}));
   auto listed = Call(port, "GET", "/admin/dead-letters", {}, {bearer});
   ASSERT_TRUE(listed);
   EXPECT_EQ(listed->status, 200) << listed->body;

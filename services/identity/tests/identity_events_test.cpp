@@ -27,11 +27,7 @@ std::string ContractsDir() {
   return std::string(source ? source : ".") + "/contracts/events";
 }
 
-struct StreamEvent {
-  messaging::Event event;
-  std::string raw;      // the whole message as stored, envelope included
-  std::string subject;  // the NATS subject
-};
+using messaging::StreamEvent;
 
 class IdentityEvents : public ::testing::Test {
  protected:
@@ -39,22 +35,17 @@ class IdentityEvents : public ::testing::Test {
 
   // Every message of the IDENTITY stream, parsed.
   std::vector<StreamEvent> StreamEvents() {
-    std::vector<StreamEvent> events;
     auto broker = messaging::Broker::Connect({.url = nats_.url(), .name = "identity-test"});
     if (!broker) {
       ADD_FAILURE() << "connect: " << broker.error().message;
-      return events;
+      return {};
     }
-    auto last = (*broker)->LastSequence("IDENTITY");
-    if (!last) return events;  // the stream does not exist yet
-    for (uint64_t seq = 1; seq <= *last; ++seq) {
-      auto stored = (*broker)->GetMessage("IDENTITY", seq);
-      if (!stored) continue;
-      auto event = messaging::Parse(stored->data);
-      EXPECT_TRUE(event) << "not a CloudEvent: " << stored->data;
-      if (event) events.push_back({std::move(*event), stored->data, stored->subject});
+    auto events = messaging::ReadStreamEvents(**broker, "IDENTITY");
+    if (!events) {
+      ADD_FAILURE() << events.error().message;
+      return {};
     }
-    return events;
+    return std::move(*events);
   }
 
   std::vector<StreamEvent> EventsOf(const std::string& user_id) {

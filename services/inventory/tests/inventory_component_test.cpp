@@ -341,17 +341,15 @@ TEST_F(Inventory, EventsReachTheInventoryStream) {
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         seen.clear();
-        auto last = (*broker)->LastSequence("INVENTORY");
-        if (!last) return false;
-        for (uint64_t seq = 1; seq <= *last; ++seq) {
-          auto stored = (*broker)->GetMessage("INVENTORY", seq);
-          if (!stored) continue;
-          auto event = messaging::Parse(stored->data);
-          if (!event || (event->subject != product && event->subject != id)) continue;
-          auto valid = contracts->Validate(*event);
-          EXPECT_TRUE(valid) << event->subject_name() << ": "
+        auto events = messaging::ReadStreamEvents(**broker, "INVENTORY");
+        if (!events) return false;
+        for (const auto& stored : *events) {
+          const auto& event = stored.event;
+          if (event.subject != product && event.subject != id) continue;
+          auto valid = contracts->Validate(event);
+          EXPECT_TRUE(valid) << event.subject_name() << ": "
                              << (valid ? "" : valid.error().message);
-          ++seen[std::string(event->short_type())];
+          ++seen[std::string(event.short_type())];
         }
         return seen["StockReturned"] == 1;
       },

@@ -17,6 +17,7 @@
 
 #include "mercato/core/clock.hpp"
 #include "mercato/core/result.hpp"
+#include "mercato/messaging/event.hpp"
 
 namespace mercato::messaging {
 
@@ -38,7 +39,7 @@ struct StreamSpec {
   std::vector<std::string> subjects;  // {"orders.>"}
   Duration duplicate_window = std::chrono::minutes(2);
   Duration max_age = std::chrono::hours(24 * 7);
-  int64_t max_bytes = 1LL << 30;      // 1 GiB per stream
+  int64_t max_bytes = 1LL << 30;  // 1 GiB per stream
   int replicas = 1;
 
   static StreamSpec ForContext(std::string stream_name, const std::string& context);
@@ -64,7 +65,7 @@ class Message {
   virtual uint64_t num_pending() const = 0;    // messages after this one not yet delivered
   virtual Result<void> Ack() = 0;              // waits for the server's confirmation
   virtual Result<void> Nak(Duration delay) = 0;
-  virtual Result<void> Term() = 0;             // never redeliver
+  virtual Result<void> Term() = 0;  // never redeliver
   // Still working on it: restarts the ack-wait clock (a handler retrying in place).
   virtual Result<void> InProgress() = 0;
 };
@@ -97,9 +98,9 @@ class Broker {
   virtual Result<void> EnsureStream(const StreamSpec& spec) = 0;
   // Publishes with Nats-Msg-Id = msg_id and waits for JetStream's ack. unavailable while the
   // broker is unreachable.
-  virtual Result<PublishAck> Publish(const std::string& subject, const std::string& msg_id,
-                                     const std::string& payload,
-                                     const std::vector<std::pair<std::string, std::string>>& headers = {}) = 0;
+  virtual Result<PublishAck> Publish(
+      const std::string& subject, const std::string& msg_id, const std::string& payload,
+      const std::vector<std::pair<std::string, std::string>>& headers = {}) = 0;
   // Creates (or binds to) the durable pull consumer. Destroying it keeps the durable.
   virtual Result<std::unique_ptr<PullConsumer>> Subscribe(const ConsumerSpec& spec) = 0;
   // Reads stored messages of a stream by sequence (for dead-letter listing and replay);
@@ -114,5 +115,19 @@ class Broker {
   virtual Result<StoredMessage> GetMessage(const std::string& stream, uint64_t sequence) = 0;
   virtual Result<uint64_t> LastSequence(const std::string& stream) = 0;
 };
+
+// One event as a stream stores it: its sequence, the NATS subject, the message as stored
+// (envelope included) and the parsed CloudEvent.
+struct StreamEvent {
+  uint64_t sequence = 0;
+  std::string subject;
+  std::string raw;
+  Event event;
+};
+
+// Every event of `stream`, in stream order; empty when the stream does not exist yet. A stored
+// message that is not a CloudEvent is invalid_argument naming its sequence (a producer bug to
+// see, not to skip). Reads the whole stream: for tests, tools and audits, not for consumers.
+Result<std::vector<StreamEvent>> ReadStreamEvents(Broker& broker, const std::string& stream);
 
 }  // namespace mercato::messaging
