@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -166,6 +168,13 @@ Result<std::string> ReadSecretFile(const std::filesystem::path& path) {
     out.append(buffer, static_cast<size_t>(n));
   }
   return out;
+}
+
+std::string SecretFileDigest(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return Sha256Hex(content);
 }
 
 }  // namespace mercato::security

@@ -128,4 +128,17 @@ TEST_F(SecretFileTest, ReadRejectsDirectory) {
 }
 
 }  // namespace
+// A replacement is noticed by content, even within one tick of the filesystem's clock.
+TEST_F(SecretFileTest, DigestTellsReplacedContentApart) {
+  const fs::path file = dir_ / "keys.json";
+  EXPECT_EQ(SecretFileDigest(file), "") << "missing file";
+  ASSERT_TRUE(WriteSecretFile(file, "one"));
+  const std::string first = SecretFileDigest(file);
+  EXPECT_EQ(first, Sha256Hex("one"));
+  ASSERT_TRUE(WriteSecretFile(file, "two"));  // immediately: same mtime tick is likely
+  EXPECT_NE(SecretFileDigest(file), first);
+  ASSERT_TRUE(WriteSecretFile(file, "one"));
+  EXPECT_EQ(SecretFileDigest(file), first) << "the same content is the same version";
+}
+
 }  // namespace mercato::security

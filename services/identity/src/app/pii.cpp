@@ -1,7 +1,9 @@
 #include "app/pii.hpp"
 
 #include <boost/json.hpp>
+
 #include <system_error>
+#include "mercato/security/secrets.hpp"
 
 namespace mercato::identity::app {
 
@@ -9,12 +11,6 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-fs::file_time_type MtimeOf(const fs::path& file) {
-  std::error_code ec;
-  auto t = fs::last_write_time(file, ec);
-  return ec ? fs::file_time_type{} : t;
-}
 
 std::string Where(std::string_view stream_id, std::string_view type, std::string_view field) {
   std::string where = "identity.events:";
@@ -32,10 +28,10 @@ std::string_view PersonalField(std::string_view type) {
 
 }  // namespace
 
-PiiVault::PiiVault(fs::path secrets_dir, security::Keyring keyring, fs::file_time_type loaded_mtime)
+PiiVault::PiiVault(fs::path secrets_dir, security::Keyring keyring, std::string loaded_digest)
     : secrets_dir_(std::move(secrets_dir)),
       keyring_(std::make_shared<const security::Keyring>(std::move(keyring))),
-      loaded_mtime_(loaded_mtime) {}
+      loaded_digest_(std::move(loaded_digest)) {}
 
 Result<std::unique_ptr<PiiVault>> PiiVault::Open(const fs::path& secrets_dir) {
   std::error_code ec;
@@ -48,22 +44,23 @@ Result<std::unique_ptr<PiiVault>> PiiVault::Open(const fs::path& secrets_dir) {
   }
   auto keyring = security::Keyring::LoadOrCreate(secrets_dir);
   if (!keyring) return keyring.error();
-  auto mtime = MtimeOf(secrets_dir / security::Keyring::kFileName);
-  return std::unique_ptr<PiiVault>(new PiiVault(secrets_dir, std::move(*keyring), mtime));
+  auto digest = security::SecretFileDigest(secrets_dir / security::Keyring::kFileName);
+  return std::unique_ptr<PiiVault>(
+      new PiiVault(secrets_dir, std::move(*keyring), std::move(digest)));
 }
 
 Result<bool> PiiVault::ReloadIfChanged() {
-  auto mtime = MtimeOf(secrets_dir_ / security::Keyring::kFileName);
+  auto digest = security::SecretFileDigest(secrets_dir_ / security::Keyring::kFileName);
   {
     std::lock_guard lock(mutex_);
-    if (mtime == loaded_mtime_) return false;
+    if (digest == loaded_digest_) return false;
   }
   auto keyring = security::Keyring::LoadOrCreate(secrets_dir_);
   if (!keyring) return keyring.error();
   auto fresh = std::make_shared<const security::Keyring>(std::move(*keyring));
   std::lock_guard lock(mutex_);
   keyring_ = std::move(fresh);
-  loaded_mtime_ = mtime;
+  loaded_digest_ = std::move(digest);
   return true;
 }
 

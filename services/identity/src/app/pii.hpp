@@ -42,14 +42,13 @@ class PiiVault {
   std::uint8_t CurrentKeyId() const;
 
  private:
-  PiiVault(std::filesystem::path secrets_dir, security::Keyring keyring,
-           std::filesystem::file_time_type loaded_mtime);
+  PiiVault(std::filesystem::path secrets_dir, security::Keyring keyring, std::string loaded_digest);
   std::shared_ptr<const security::Keyring> Keyring() const;
 
   std::filesystem::path secrets_dir_;
   mutable std::mutex mutex_;
   std::shared_ptr<const security::Keyring> keyring_;  // swapped whole on reload
-  std::filesystem::file_time_type loaded_mtime_;
+  std::string loaded_digest_;  // SecretFileDigest of the keyring file as loaded
 };
 
 // The personal fields of each event type, sealed in place for the event store:

@@ -14,12 +14,6 @@ namespace json = boost::json;
 
 namespace {
 
-fs::file_time_type MtimeOf(const fs::path& file) {
-  std::error_code ec;
-  auto t = fs::last_write_time(file, ec);
-  return ec ? fs::file_time_type{} : t;
-}
-
 Error Corrupt(const fs::path& file, std::string_view why) {
   return Error{ErrorCode::kFailedPrecondition, file.string() + ": " + std::string(why)};
 }
@@ -148,7 +142,7 @@ std::vector<std::string> SigningKeys::PublishedKidsLocked(WallTime now) const {
 }
 
 Result<void> SigningKeys::Load() {
-  auto mtime = MtimeOf(file_);
+  auto digest = security::SecretFileDigest(file_);  // before reading: see SecretFileDigest
   auto keys = ReadSigningKeyFile(file_);
   if (!keys) return keys.error();
   const WallTime now = clock_.WallNow();
@@ -164,14 +158,14 @@ Result<void> SigningKeys::Load() {
   keys_ = std::move(*keys);
   published_kids_ = std::move(kids);
   jwks_ = std::move(*jwks);
-  loaded_mtime_ = mtime;
+  loaded_digest_ = std::move(digest);
   return Ok();
 }
 
 Result<bool> SigningKeys::ReloadIfChanged() {
   {
     std::lock_guard lock(mutex_);
-    if (MtimeOf(file_) == loaded_mtime_ &&
+    if (security::SecretFileDigest(file_) == loaded_digest_ &&
         PublishedKidsLocked(clock_.WallNow()) == published_kids_) {
       return false;
     }

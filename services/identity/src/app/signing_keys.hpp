@@ -92,7 +92,7 @@ class SigningKeys final : public security::KeyResolver {
   SigningKeyFile keys_;
   std::vector<std::string> published_kids_;  // what jwks_ holds
   std::string jwks_;
-  std::filesystem::file_time_type loaded_mtime_{};
+  std::string loaded_digest_;  // SecretFileDigest of the key file as loaded
 };
 
 }  // namespace mercato::identity::app

@@ -37,6 +37,12 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Error{kInternal} naming the path on any I/O failure.
 Result<void> WriteSecretFile(const std::filesystem::path& path, std::string_view content);
 
+// SHA-256 (hex) of the file's content, "" when it cannot be read: how a process notices that a
+// secret file was replaced (a rotation), exactly, whatever the filesystem's timestamp
+// granularity. Take it before loading the file, so a replacement in between costs one extra
+// reload rather than a missed one.
+std::string SecretFileDigest(const std::filesystem::path& path);
+
 // The whole file. Error{kNotFound} if it does not exist; Error{kFailedPrecondition} naming the
 // path if it is not a regular file or group/others may read or write it, so a mis-permissioned
 // secret stops start-up instead of going unnoticed (Kubernetes: set defaultMode: 0400).
