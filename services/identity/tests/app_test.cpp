@@ -17,6 +17,7 @@
 #include "app/throttle.hpp"
 #include "app/user_cache.hpp"
 #include "app/user_repository.hpp"
+#include "mercato/security/base64url.hpp"
 #include "mercato/security/jwks.hpp"
 #include "mercato/security/secrets.hpp"
 #include "mercato/storage/migrations.hpp"
@@ -523,6 +524,30 @@ TEST_F(StoreTest, IntegrationEventsCarryNoPersonalData) {
   ASSERT_TRUE(RegisterUser("u2", "bob@example.com", kT0, false));
   EXPECT_EQ(Count("SELECT count(*) FROM mercato_outbox"), 1)
       << "no broker configured: no outbox rows";
+}
+
+// Lazy re-encryption: after a PII key rotation, the next write of a user seals their row under
+// the new key (the key id is the second byte of every sealed value).
+TEST_F(StoreTest, ARotatedPiiKeyIsUsedForARowOnItsNextWrite) {
+  auto user = RegisterUser("u1", "ada@example.com");
+  ASSERT_TRUE(user);
+  auto key_id_of_email = [&] {
+    auto rows = db_->ReadBlocking([](Connection& c) { return c.Query("SELECT email FROM users"); });
+    auto bytes = security::Base64UrlDecode(rows->rows[0].String(0));
+    return bytes && bytes->size() > 2 ? static_cast<int>(static_cast<unsigned char>((*bytes)[1]))
+                                      : -1;
+  };
+  EXPECT_EQ(key_id_of_email(), 1);
+  auto keyring = security::Keyring::LoadOrCreate(dir_.path() + "/secrets");
+  ASSERT_TRUE(keyring);
+  ASSERT_TRUE(keyring->Rotate());
+  ASSERT_TRUE(vault_->ReloadIfChanged());
+  EXPECT_EQ(key_id_of_email(), 1) << "nothing is rewritten eagerly";
+  auto found =
+      db_->ReadBlocking([&](Connection& c) { return repo_->FindByEmail(c, "ada@example.com"); });
+  ASSERT_TRUE(found && *found) << "old values still decrypt, and the blind index still finds them";
+  ASSERT_TRUE(Rename(*user, "Ada Lovelace", kT0 + 1s));
+  EXPECT_EQ(key_id_of_email(), 2);
 }
 
 TEST_F(StoreTest, ReadModelRebuildsFromTheEventStore) {
