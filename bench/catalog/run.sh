@@ -31,52 +31,8 @@ for bin in identity catalog; do
   [ -x "$BIN_DIR/$bin" ] || { echo "bench: $BIN_DIR/$bin is missing (run make build)" >&2; exit 1; }
 done
 
-work=$(mktemp -d /tmp/mercato-bench-catalog-XXXXXX)
-chmod 755 "$work"  # nginx workers drop root and must read the document
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Starts build/bin/<name> on CPU 0 and waits until it is ready; sets the variable named by the
-# first argument to its port. Not called in $(...): the pid must reach `pids` for the cleanup.
-start_service() {  # port_variable name args...
-  local -n port_out=$1
-  local name=$2; shift 2
-  taskset -c "$SERVER_CPU" "$BIN_DIR/$name" --port 0 --port-file "$work/$name.port" \
-    --data-dir "$work/$name" --log-level warn "$@" > "$work/$name.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 400); do [ -s "$work/$name.port" ] && break; sleep 0.05; done
-  [ -s "$work/$name.port" ] || { echo "bench: $name did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
-  port_out=$(cat "$work/$name.port")
-  for _ in $(seq 1 400); do curl -fsS -o /dev/null "http://127.0.0.1:$port_out/health/ready" 2>/dev/null && break; sleep 0.05; done
-}
-
-# A port nothing listens on (nginx cannot take port 0 and report it back).
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$(( 20000 + RANDOM % 30000 ))
-    ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return 0; }
-  done
-  echo "bench: no free port found" >&2; return 1
-}
-
-run_wrk() {  # name url -> "rps p99_ms"
-  local out
-  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
-  echo "$out" > "$work/wrk-$1-$RANDOM.txt"
-  local rps p99 errors
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")
-  errors=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
-  [ -z "$errors" ] || { echo "bench: $1 got $errors non-2xx responses" >&2; exit 1; }
-  echo "$rps $p99"
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+source "$ROOT/bench/lib.sh"
+bench_init catalog
 
 # --- identity (the admin token) and catalog ---------------------------------------------------
 start_service identity_port identity --nats-url= --password-memory-kib 1024 --password-iterations 1

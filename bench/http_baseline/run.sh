@@ -23,41 +23,11 @@ for tool in wrk nginx taskset curl ss; do
 done
 [ -x "$BIN_DIR/hello" ] || { echo "bench: $BIN_DIR/hello is missing (run make build)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/mercato-bench-XXXXXX)
-chmod 755 "$work"  # nginx workers drop root and must read the document
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# A port nothing listens on (nginx cannot take port 0 and report it back).
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$(( 20000 + RANDOM % 30000 ))
-    ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return 0; }
-  done
-  echo "bench: no free port found" >&2; return 1
-}
-
-wait_http() {  # url
-  for _ in $(seq 1 200); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "bench: $1 did not answer" >&2; return 1
-}
+source "$ROOT/bench/lib.sh"
+bench_init http
 
 # --- hello ----------------------------------------------------------------------------------
-taskset -c "$SERVER_CPU" "$BIN_DIR/hello" --port 0 --port-file "$work/hello.port" \
-  --data-dir "$work/hello" --log-level warn > "$work/hello.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 200); do [ -s "$work/hello.port" ] && break; sleep 0.05; done
-hello_port=$(cat "$work/hello.port")
-wait_http "http://127.0.0.1:$hello_port/health/ready"
+start_service hello_port hello
 
 # --- nginx with the very same bytes ----------------------------------------------------------
 mkdir -p "$work/www/items" "$work/nginx"
@@ -93,21 +63,6 @@ CONF
 taskset -c "$SERVER_CPU" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 wait_http "http://127.0.0.1:$nginx_port/items/$ITEM"
-
-run_wrk() {  # name url -> "rps p99_ms"
-  local out
-  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
-  echo "$out" > "$work/wrk-$1-$RANDOM.txt"
-  local rps p99
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")
-  local errors
-  errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors/ {print}' <<<"$out")
-  [ -z "$errors" ] || echo "bench: $1 reported errors: $errors" >&2
-  echo "$rps $p99"
-}
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "bench: GET /items/$ITEM ($bytes bytes), $ROUNDS rounds x $DURATION, $CONNECTIONS connections, servers on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
 # Warm both up (page cache, allocator, branch predictors) before measuring.

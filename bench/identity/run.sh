@@ -31,51 +31,14 @@ for bin in identity hello identity_argon2_rate; do
   [ -x "$BIN_DIR/$bin" ] || { echo "bench: $BIN_DIR/$bin is missing (run make build)" >&2; exit 1; }
 done
 
-work=$(mktemp -d /tmp/mercato-bench-identity-XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for file in "$work"/*.pid; do [ -f "$file" ] && kill "$(cat "$file")" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Starts a service pinned to the server CPU; its pid goes to $work/<name>.pid (not through $(...):
-# a command substitution runs in a subshell whose variables the cleanup never sees).
-start_service() {  # name args...
-  local name=$1; shift
-  taskset -c "$SERVER_CPU" "$BIN_DIR/$name" --port 0 --port-file "$work/$name.port" \
-    --data-dir "$work/$name" --log-level warn "$@" > "$work/$name.log" 2>&1 &
-  echo $! > "$work/$name.pid"
-  pids+=($!)
-  for _ in $(seq 1 400); do [ -s "$work/$name.port" ] && break; sleep 0.05; done
-  [ -s "$work/$name.port" ] || { echo "bench: $name did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
-  local port; port=$(cat "$work/$name.port")
-  for _ in $(seq 1 400); do curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready" 2>/dev/null && break; sleep 0.05; done
-}
+source "$ROOT/bench/lib.sh"
+bench_init identity
 
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-run_wrk() {  # name connections url [script] [threads] -> "rps p99_ms"
-  local name=$1 conns=$2 url=$3 script=${4:-} threads=${5:-1}
-  local out
-  out=$(taskset -c "$CLIENT_CPU" wrk -t"$threads" -c"$conns" -d"$DURATION" --latency ${script:+-s "$script"} "$url")
-  echo "$out" > "$work/wrk-$name-$RANDOM.txt"
-  local rps p99 errors
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")
-  errors=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
-  [ -z "$errors" ] || { echo "bench: $name got $errors non-2xx responses" >&2; exit 1; }
-  echo "$rps $p99"
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
 # High free-failure allowances: the bench logs in successfully, but from one address.
-start_service identity --nats-url= --ip-free-failures 100000
-start_service hello
-identity_port=$(cat "$work/identity.port")
-hello_port=$(cat "$work/hello.port")
+start_service identity_port identity --nats-url= --ip-free-failures 100000
+start_service hello_port hello
 base="http://127.0.0.1:$identity_port"
 curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$hello_port/items/item-0042" -H 'Content-Type: application/json' \
   -d '{"sku":"SKU-42","name":"Bench item","description":"A document the size of a small product","price":{"amount":1999,"currency":"USD"},"weight_g":250}'
@@ -116,13 +79,13 @@ for round in $(seq 1 "$ROUNDS"); do
   argon=$(taskset -c "$SERVER_CPU" "$BIN_DIR/identity_argon2_rate" --seconds "$seconds")
   echo "$argon" >> "$work/argon.rps"
   printf '  round %d  argon2id verify      %10.1f /s (one thread, bare)\n' "$round" "$argon"
-  read -r rps p99 < <(run_wrk login "$LOGIN_CONNECTIONS" "$base/auth/login" "$work/login.lua" "$LOGIN_CONNECTIONS")
+  read -r rps p99 < <(run_wrk login "$base/auth/login" "$work/login.lua" "$LOGIN_CONNECTIONS" "$LOGIN_CONNECTIONS")
   echo "$rps" >> "$work/login.rps"; echo "$p99" >> "$work/login.p99"
   printf '  round %d  POST /auth/login     %10.1f /s  p99 %8.2f ms\n' "$round" "$rps" "$p99"
-  read -r rps p99 < <(run_wrk me "$CONNECTIONS" "$base/users/me" "$work/me.lua")
+  read -r rps p99 < <(run_wrk me "$base/users/me" "$work/me.lua")
   echo "$rps" >> "$work/me.rps"; echo "$p99" >> "$work/me.p99"
   printf '  round %d  GET /users/me        %10.0f /s  p99 %8.3f ms\n' "$round" "$rps" "$p99"
-  read -r rps p99 < <(run_wrk hello "$CONNECTIONS" "http://127.0.0.1:$hello_port/items/item-0042")
+  read -r rps p99 < <(run_wrk hello "http://127.0.0.1:$hello_port/items/item-0042")
   echo "$rps" >> "$work/hello.rps"; echo "$p99" >> "$work/hello.p99"
   printf '  round %d  hello GET /items/id  %10.0f /s  p99 %8.3f ms\n' "$round" "$rps" "$p99"
 done
